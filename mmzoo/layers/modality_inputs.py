@@ -1,0 +1,123 @@
+"""Checks shared by the fusion layers: modality lists or dicts, and masks."""
+
+import keras
+from keras import ops
+
+
+def unpack_modalities(inputs, layer_name, min_modalities=2, max_modalities=None,
+                      same_last_dim=False):
+    """Turn a list, tuple or dict of modality tensors into a list and names.
+
+    Dict inputs are ordered by key (sorted) so that the order does not depend on
+    how a user built the dict; the same order is used for masks and gates.
+
+    Returns:
+        (tensors, names): a list of tensors and a list of names (`None` for a list).
+
+    Raises:
+        ValueError: if `inputs` is not a list/dict, holds too few or too many
+            modalities, the leading (batch, sequence) dimensions differ, or a
+            modality is not floating point.
+    """
+    if isinstance(inputs, dict):
+        names = sorted(inputs)
+        tensors = [inputs[n] for n in names]
+    elif isinstance(inputs, (list, tuple)):
+        names = None
+        tensors = list(inputs)
+    else:
+        raise ValueError(
+            f"{layer_name} expects `inputs` to be a list or dict of modality "
+            f"tensors. Received: inputs={inputs!r}"
+        )
+    n = len(tensors)
+    if n < min_modalities or (max_modalities is not None and n > max_modalities):
+        expected = f"at least {min_modalities}"
+        if max_modalities is not None:
+            expected = (f"exactly {min_modalities}" if max_modalities == min_modalities
+                        else f"{min_modalities} to {max_modalities}")
+        raise ValueError(
+            f"{layer_name} expects {expected} modalities in `inputs`. Received "
+            f"{n}: shapes {[tuple(t.shape) for t in tensors]}"
+        )
+    shapes = [tuple(t.shape) for t in tensors]
+    for i, (tensor, shape) in enumerate(zip(tensors, shapes)):
+        label = names[i] if names else i
+        if len(shape) < 2:
+            raise ValueError(
+                f"{layer_name}: modality {label!r} in `inputs` must have rank >= 2 "
+                f"(batch, ..., features). Received shape {shape}"
+            )
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        if "float" not in dtype:
+            raise ValueError(
+                f"{layer_name}: modality {label!r} in `inputs` must be floating "
+                f"point. Received dtype {dtype}"
+            )
+    leading = [s[:-1] for s in shapes]
+    if not all(_compatible(leading[0], other) for other in leading[1:]):
+        raise ValueError(
+            f"{layer_name}: all modalities in `inputs` must share their leading "
+            f"(batch, ...) dimensions. Received shapes {shapes}"
+        )
+    if same_last_dim and len({s[-1] for s in shapes}) > 1:
+        raise ValueError(
+            f"{layer_name}: all modalities in `inputs` must have the same feature "
+            f"size. Received shapes {shapes}"
+        )
+    return tensors, names
+
+
+def modality_mask(mask, num_modalities, layer_name, dtype):
+    """Check a per-example modality mask and cast it to `dtype`.
+
+    Args:
+        mask: None, or a tensor of shape (batch, num_modalities): 1 (or True)
+            where a modality is present, 0 where it is missing.
+
+    Returns:
+        None, or the mask as a `dtype` tensor of shape (batch, num_modalities).
+    """
+    if mask is None:
+        return None
+    shape = tuple(mask.shape)
+    if len(shape) != 2 or (shape[1] is not None and shape[1] != num_modalities):
+        raise ValueError(
+            f"{layer_name} expects `mask` of shape (batch, {num_modalities}). "
+            f"Received shape {shape}"
+        )
+    return ops.cast(mask, dtype)
+
+
+def shape_list(input_shape, layer_name="The layer"):
+    """Shapes of a list or dict (sorted keys) of modality shapes."""
+    if isinstance(input_shape, dict):
+        return [tuple(input_shape[k]) for k in sorted(input_shape)]
+    if not isinstance(input_shape, (list, tuple)) or any(
+        not isinstance(s, (list, tuple)) for s in input_shape
+    ):
+        raise ValueError(
+            f"{layer_name} expects `inputs` to be a list or dict of modality "
+            f"tensors. Received a single input of shape {input_shape}"
+        )
+    return [tuple(s) for s in input_shape]
+
+
+def explicit_mask(mask):
+    """Keras fills `mask` with a structure of Nones for list inputs."""
+    if mask is None or isinstance(mask, (list, tuple, dict)) and all(
+        m is None for m in keras.tree.flatten(mask)
+    ):
+        return None
+    return mask
+
+
+def broadcast_to_rank(column, rank):
+    """(batch,) -> (batch, 1, ..., 1) of the given rank."""
+    return ops.reshape(column, (-1,) + (1,) * (rank - 1))
+
+
+def _compatible(a, b):
+    if len(a) != len(b):
+        return False
+    return all(x is None or y is None or x == y for x, y in zip(a, b))
