@@ -142,11 +142,14 @@ class GatedMultimodalUnit(keras.layers.Layer):
                 f"modalities; `inputs` has {len(xs)}."
             )
         mask = explicit_mask(mask)
-        m = modality_mask(mask, self.num_modalities, "GatedMultimodalUnit",
-                          self.compute_dtype)
+        m = modality_mask(
+            mask, self.num_modalities, "GatedMultimodalUnit", self.compute_dtype
+        )
         rank = len(xs[0].shape)
         if m is not None:
-            present = [broadcast_to_rank(m[:, i], rank) for i in range(self.num_modalities)]
+            present = [
+                broadcast_to_rank(m[:, i], rank) for i in range(self.num_modalities)
+            ]
             xs = [x * p for x, p in zip(xs, present)]
         hs = [self.activation(proj(x)) for proj, x in zip(self.projections, xs)]
         gate_input = xs if self.gate_on == "inputs" else hs
@@ -194,4 +197,3 @@ class GatedMultimodalUnit(keras.layers.Layer):
             }
         )
         return config
-

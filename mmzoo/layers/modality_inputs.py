@@ -4,8 +4,9 @@ import keras
 from keras import ops
 
 
-def unpack_modalities(inputs, layer_name, min_modalities=2, max_modalities=None,
-                      same_last_dim=False):
+def unpack_modalities(
+    inputs, layer_name, min_modalities=2, max_modalities=None, same_last_dim=False
+):
     """Turn a list, tuple or dict of modality tensors into a list and names.
 
     Dict inputs are ordered by key (sorted) so that the order does not depend on
@@ -34,8 +35,11 @@ def unpack_modalities(inputs, layer_name, min_modalities=2, max_modalities=None,
     if n < min_modalities or (max_modalities is not None and n > max_modalities):
         expected = f"at least {min_modalities}"
         if max_modalities is not None:
-            expected = (f"exactly {min_modalities}" if max_modalities == min_modalities
-                        else f"{min_modalities} to {max_modalities}")
+            expected = (
+                f"exactly {min_modalities}"
+                if max_modalities == min_modalities
+                else f"{min_modalities} to {max_modalities}"
+            )
         raise ValueError(
             f"{layer_name} expects {expected} modalities in `inputs`. Received "
             f"{n}: shapes {[tuple(t.shape) for t in tensors]}"
@@ -105,8 +109,10 @@ def shape_list(input_shape, layer_name="The layer"):
 
 def explicit_mask(mask):
     """Keras fills `mask` with a structure of Nones for list inputs."""
-    if mask is None or isinstance(mask, (list, tuple, dict)) and all(
-        m is None for m in keras.tree.flatten(mask)
+    if (
+        mask is None
+        or isinstance(mask, (list, tuple, dict))
+        and all(m is None for m in keras.tree.flatten(mask))
     ):
         return None
     return mask
@@ -121,3 +127,110 @@ def _compatible(a, b):
     if len(a) != len(b):
         return False
     return all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+# --- helpers shared by the fusion layers (added with the fusion library) ------
+
+
+def check_positive_int(value, name):
+    """Raise unless `value` is a positive int; the message quotes `name=value`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_choice(value, name, choices):
+    """Raise unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_rate(value, name):
+    """Raise unless `value` is a float in [0, 1)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0.0 <= value < 1.0)
+    ):
+        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def check_num_modalities(tensors, expected, layer_name):
+    """Raise if a built layer is called with another number of modalities."""
+    if len(tensors) != expected:
+        raise ValueError(
+            f"{layer_name} was built for {expected} modalities; `inputs` has "
+            f"{len(tensors)}: shapes {[tuple(t.shape) for t in tensors]}"
+        )
+
+
+def present_columns(mask, rank):
+    """Columns of a (batch, n) mask as n tensors of shape (batch, 1, ..., 1)."""
+    return [broadcast_to_rank(mask[:, i], rank) for i in range(mask.shape[1])]
+
+
+def mask_modalities(tensors, mask):
+    """Zero the missing modalities: x_i * m_i (no-op when `mask` is None)."""
+    if mask is None:
+        return list(tensors)
+    columns = present_columns(mask, len(tensors[0].shape))
+    return [x * c for x, c in zip(tensors, columns)]
+
+
+def broadcast_mask_to(mask, rank):
+    """(batch, n) -> (batch, 1, ..., 1, n) of the given rank."""
+    return ops.reshape(mask, (-1,) + (1,) * (rank - 2) + (mask.shape[-1],))
+
+
+def with_leading_one(x):
+    """[1; x] along the last axis: (..., d) -> (..., d + 1)."""
+    return ops.concatenate([ops.ones_like(x[..., :1]), x], axis=-1)
+
+
+def normalize_over_present(weights, mask):
+    """Multiply (..., n) non-negative weights by the mask and renormalise.
+
+    Rows with no modality present get all-zero weights (not NaN).
+    """
+    if mask is None:
+        return weights
+    weights = weights * broadcast_mask_to(mask, len(weights.shape))
+    total = ops.sum(weights, axis=-1, keepdims=True)
+    safe = ops.where(total > 0, total, ops.ones_like(total))
+    return weights / safe
+
+
+def unpack_token_modalities(inputs, layer_name, min_modalities=2):
+    """Like `unpack_modalities`, for token inputs of possibly different lengths.
+
+    Each modality is (batch, d_i) (one token) or (batch, T_i, d_i); the T_i may
+    differ, the batch size must agree. Count and dtype are checked as in
+    `unpack_modalities` (on the first token of each modality).
+
+    Returns:
+        (tensors, names): every tensor of rank 3, a vector becoming one token.
+    """
+    if isinstance(inputs, (list, tuple, dict)):
+        names = sorted(inputs) if isinstance(inputs, dict) else None
+        tensors = [inputs[n] for n in names] if names else list(inputs)
+        for i, t in enumerate(tensors):
+            if len(t.shape) not in (2, 3):
+                raise ValueError(
+                    f"{layer_name}: modality {names[i] if names else i!r} in "
+                    "`inputs` must be (batch, d) or (batch, T, d). Received "
+                    f"shape {tuple(t.shape)}"
+                )
+        firsts = [t if len(t.shape) == 2 else t[:, 0] for t in tensors]
+        unpack_modalities(
+            dict(zip(names, firsts)) if names else firsts, layer_name, min_modalities
+        )
+    else:
+        tensors, names = unpack_modalities(inputs, layer_name, min_modalities)
+    tensors = [t if len(t.shape) == 3 else ops.expand_dims(t, 1) for t in tensors]
+    return tensors, names

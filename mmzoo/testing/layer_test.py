@@ -19,11 +19,11 @@ import tempfile
 
 import keras
 import numpy as np
-from keras import ops, tree
 
 # Gradients are taken with tf.GradientTape: the project runs on the TensorFlow
 # backend, and the tape gives every weight's gradient directly.
 import tensorflow as tf
+from keras import ops, tree
 
 MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
 
@@ -70,7 +70,9 @@ def run_layer_test(
     static_kwargs = {k: v for k, v in call_kwargs.items() if not _is_array(v)}
 
     layer = layer_cls(**init_kwargs)
-    output = layer(_to_tensors(input_data), **_to_tensors(tensor_kwargs), **static_kwargs)
+    output = layer(
+        _to_tensors(input_data), **_to_tensors(tensor_kwargs), **static_kwargs
+    )
     _assert_all_finite(output, "eager output")
 
     if expected_output_shape is not None:
@@ -84,16 +86,18 @@ def run_layer_test(
             f"{[w.path for w in layer.trainable_weights]}"
         )
     if expected_num_non_trainable_weights is not None:
-        assert (
-            len(layer.non_trainable_weights) == expected_num_non_trainable_weights
-        ), f"{layer_cls.__name__}: non-trainable weights {layer.non_trainable_weights}"
+        assert len(layer.non_trainable_weights) == expected_num_non_trainable_weights, (
+            f"{layer_cls.__name__}: non-trainable weights {layer.non_trainable_weights}"
+        )
 
     _check_config_round_trip(layer_cls, layer)
     _check_shapes(layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwargs)
     if run_saving_check:
         _check_saving(layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwargs)
     if run_training_check and layer.trainable_weights:
-        _check_gradients(layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwargs)
+        _check_gradients(
+            layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwargs
+        )
     if run_mixed_precision_check:
         for policy in MIXED_POLICIES:
             _check_mixed_precision(
@@ -132,7 +136,9 @@ def _check_shapes(layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwar
         symbolic_inputs = _symbolic(batch_data, batch_size=None)
         symbolic_kwargs = _symbolic(batch_kwargs, batch_size=None)
         symbolic = layer(symbolic_inputs, **symbolic_kwargs, **static_kwargs)
-        eager = layer(_to_tensors(batch_data), **_to_tensors(batch_kwargs), **static_kwargs)
+        eager = layer(
+            _to_tensors(batch_data), **_to_tensors(batch_kwargs), **static_kwargs
+        )
         eager_shapes = _shapes(eager)
         symbolic_shapes = _shapes(symbolic)
         _assert_shapes_equal(
@@ -170,7 +176,9 @@ def _check_gradients(layer_cls, init_kwargs, input_data, tensor_kwargs, static_k
     before = [np.array(w.numpy()) for w in layer.trainable_weights]
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=_probe_loss)
     flat_targets = targets
-    model.fit(feed, flat_targets, batch_size=_batch_size(input_data), epochs=1, verbose=0)
+    model.fit(
+        feed, flat_targets, batch_size=_batch_size(input_data), epochs=1, verbose=0
+    )
     for weight, old in zip(layer.trainable_weights, before):
         new = weight.numpy()
         assert np.all(np.isfinite(new)), f"{weight.path} became non-finite after fit"
@@ -181,7 +189,9 @@ def _check_mixed_precision(
     layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwargs, policy, f32
 ):
     layer = layer_cls(**{**init_kwargs, "dtype": policy})
-    output = layer(_to_tensors(input_data), **_to_tensors(tensor_kwargs), **static_kwargs)
+    output = layer(
+        _to_tensors(input_data), **_to_tensors(tensor_kwargs), **static_kwargs
+    )
     compute = keras.dtype_policies.get(policy).compute_dtype
     for path, value in _flatten_with_paths(output):
         if not _is_float(value):
@@ -216,8 +226,10 @@ def _check_xla(layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwargs)
 def _functional_model(layer, input_data, tensor_kwargs, static_kwargs):
     """A keras.Model around `layer`, and the feed dict for it."""
     inputs = _symbolic(input_data, batch_size=None, prefix="x")
-    kw_inputs = {k: keras.Input(np.shape(v)[1:], dtype=_dtype(v), name=k)
-                 for k, v in tensor_kwargs.items()}
+    kw_inputs = {
+        k: keras.Input(np.shape(v)[1:], dtype=_dtype(v), name=k)
+        for k, v in tensor_kwargs.items()
+    }
     outputs = layer(inputs, **kw_inputs, **static_kwargs)
     model_inputs = {"x": inputs, **kw_inputs}
     model = keras.Model(model_inputs, outputs)
@@ -241,7 +253,9 @@ def _map_with_paths(fn, data, path=()):
     if isinstance(data, dict):
         return {k: _map_with_paths(fn, v, path + (k,)) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return type(data)(_map_with_paths(fn, v, path + (i,)) for i, v in enumerate(data))
+        return type(data)(
+            _map_with_paths(fn, v, path + (i,)) for i, v in enumerate(data)
+        )
     return fn(path, data)
 
 
@@ -259,14 +273,20 @@ def _flatten_with_paths(data, path=()):
 def _path_matches(path, float32_outputs):
     if float32_outputs == "all":
         return True
-    return any(path[: len(p) if isinstance(p, tuple) else 1] ==
-               (p if isinstance(p, tuple) else (p,)) for p in float32_outputs)
+    return any(
+        path[: len(p) if isinstance(p, tuple) else 1]
+        == (p if isinstance(p, tuple) else (p,))
+        for p in float32_outputs
+    )
 
 
 def _two_batches(input_data, tensor_kwargs):
     yield input_data, tensor_kwargs
     double = lambda x: np.concatenate([np.asarray(x), np.asarray(x)], axis=0)  # noqa: E731
-    yield tree.map_structure(double, input_data), tree.map_structure(double, tensor_kwargs)
+    yield (
+        tree.map_structure(double, input_data),
+        tree.map_structure(double, tensor_kwargs),
+    )
 
 
 def _random_targets(outputs):
@@ -301,8 +321,10 @@ def _shapes(data):
 def _as_tuples(shapes):
     if isinstance(shapes, dict):
         return {k: _as_tuples(v) for k, v in shapes.items()}
-    if isinstance(shapes, (list, tuple)) and shapes and not isinstance(
-        shapes[0], (int, type(None))
+    if (
+        isinstance(shapes, (list, tuple))
+        and shapes
+        and not isinstance(shapes[0], (int, type(None)))
     ):
         return type(shapes)(_as_tuples(s) for s in shapes)
     return tuple(shapes)
@@ -317,14 +339,18 @@ def _assert_shapes_equal(actual, expected, what, allow_none_batch=False):
         if allow_none_batch and a and a[0] is None:
             a = a[1:]
             e = e[1:]
-        assert a == e, f"{what}: shape {a} != expected {e} (all: {actual} vs {expected})"
+        assert a == e, (
+            f"{what}: shape {a} != expected {e} (all: {actual} vs {expected})"
+        )
 
 
 def _flat_shapes(shapes):
     if isinstance(shapes, dict):
         return [s for k in shapes for s in _flat_shapes(shapes[k])]
-    if isinstance(shapes, (list, tuple)) and shapes and isinstance(
-        shapes[0], (list, tuple, dict)
+    if (
+        isinstance(shapes, (list, tuple))
+        and shapes
+        and isinstance(shapes[0], (list, tuple, dict))
     ):
         return [s for x in shapes for s in _flat_shapes(x)]
     return [tuple(shapes)]
@@ -353,8 +379,10 @@ def _to_tensors(data):
 
 
 def _is_array(value):
-    return isinstance(value, np.ndarray) or hasattr(value, "shape") and hasattr(
-        value, "dtype"
+    return (
+        isinstance(value, np.ndarray)
+        or hasattr(value, "shape")
+        and hasattr(value, "dtype")
     )
 
 

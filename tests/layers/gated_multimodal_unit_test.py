@@ -139,13 +139,14 @@ def test_sequences():
     "inputs,kwargs,match",
     [
         ([np.ones((2, 3), "float32")], {}, "at least 2 modalities"),
-        ([np.ones((2, 3), "float32"), np.ones((3, 3), "float32")], {},
-         "leading"),
-        ([np.ones((2, 3), "float32"), np.ones((2, 3), "int32")], {},
-         "floating point"),
+        ([np.ones((2, 3), "float32"), np.ones((3, 3), "float32")], {}, "leading"),
+        ([np.ones((2, 3), "float32"), np.ones((2, 3), "int32")], {}, "floating point"),
         (np.ones((2, 3), "float32"), {}, "list or dict"),
-        ([np.ones((2, 3), "float32")] * 2, {"mask": np.ones((2, 3), "float32")},
-         r"`mask` of shape \(batch, 2\)"),
+        (
+            [np.ones((2, 3), "float32")] * 2,
+            {"mask": np.ones((2, 3), "float32")},
+            r"`mask` of shape \(batch, 2\)",
+        ),
     ],
 )
 def test_bad_inputs(inputs, kwargs, match):

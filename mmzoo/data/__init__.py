@@ -1,0 +1,22 @@
+"""Data sources (tf.data pipelines) for the zoo models."""
+
+from mmzoo.data import mosi, synthetic  # noqa: F401  (registers the sources)
+from mmzoo.data.base import (
+    SPLITS,
+    MultimodalData,
+    list_sources,
+    load_data,
+    register_source,
+    resolve_data_dir,
+    to_dataset,
+)
+
+__all__ = [
+    "SPLITS",
+    "MultimodalData",
+    "list_sources",
+    "load_data",
+    "register_source",
+    "resolve_data_dir",
+    "to_dataset",
+]

@@ -1,0 +1,6 @@
+"""Model factories; importing this package registers every architecture."""
+
+from mmzoo.models.base import ZooModel, compile_model
+from mmzoo.models.gmu_classifier import GMUClassifier
+
+__all__ = ["GMUClassifier", "ZooModel", "compile_model"]
