@@ -91,8 +91,26 @@ def _data_args(parser):
     )
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow with stderr closed: its C++ start-up notes ("Could not
+    find cuda drivers", absl banners) are printed before any logging setting
+    applies, and would drown the one-line errors of this command."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.constant(0.0) + 0.0  # device start-up prints too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if os.environ.get("MMZOO_VERBOSE_TF") != "1":
+        _import_tensorflow_quietly()
     from mmzoo.errors import MmzooError
 
     try:

@@ -36,7 +36,7 @@ TRAIN_DEFAULTS = {
 }
 
 _MAX_YAML_BYTES = 1 << 20
-_MAX_YAML_ALIASES = 100
+_MAX_YAML_ALIASES = 50
 
 
 def configs_dir():
@@ -152,17 +152,27 @@ def read_yaml(path):
     text = path.read_bytes()
     if len(text) > _MAX_YAML_BYTES:
         raise ConfigError(f"Config file {path} is larger than {_MAX_YAML_BYTES} bytes.")
-    if text.count(b"*") > _MAX_YAML_ALIASES:
-        # safe_load still expands aliases; a "billion laughs" document is refused
-        # before it can be expanded.
+    try:
+        aliases = sum(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {path} is not valid YAML: {_first_line(e)}")
+    if aliases > _MAX_YAML_ALIASES:
+        # safe_load would expand them: a "billion laughs" document is refused
+        # before that.
         raise ConfigError(
-            f"Config file {path} uses more than {_MAX_YAML_ALIASES} YAML aliases."
+            f"Config file {path} uses {aliases} YAML aliases (at most "
+            f"{_MAX_YAML_ALIASES}): refused as a possible alias bomb."
         )
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ConfigError(f"Config file {path} is not safe, plain YAML: {first}")
+        raise ConfigError(
+            f"Config file {path} is not safe, plain YAML: {_first_line(e)}"
+        )
+
+
+def _first_line(error):
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def parse_set_arguments(items):

@@ -56,6 +56,9 @@ def load_predictor(path, safe_mode=True):
 
 def load_keras_model(path, safe_mode=True):
     """`keras.saving.load_model` in safe mode, with clear errors."""
+    import mmzoo.layers  # noqa: F401  (registers the serialisable classes)
+    import mmzoo.models  # noqa: F401
+
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"Model file not found: {path}")
