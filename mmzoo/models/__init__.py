@@ -1,6 +1,7 @@
 """Model factories; importing this package registers every architecture."""
 
 from mmzoo.models.base import ZooModel, compile_model
+from mmzoo.models.fusion_classifier import FusionClassifier
 from mmzoo.models.gmu_classifier import GMUClassifier
 
-__all__ = ["GMUClassifier", "ZooModel", "compile_model"]
+__all__ = ["FusionClassifier", "GMUClassifier", "ZooModel", "compile_model"]
