@@ -6,12 +6,14 @@ from mmzoo.layers.concat_fusion import ConcatFusion
 from mmzoo.layers.cross_modal_transformer_fusion import CrossModalTransformerFusion
 from mmzoo.layers.gated_attention_fusion import GatedAttentionFusion
 from mmzoo.layers.gated_multimodal_unit import GatedMultimodalUnit
+from mmzoo.layers.gaussian_sample import GaussianSample
 from mmzoo.layers.hybrid_fusion import HybridFusion
 from mmzoo.layers.late_fusion import LateFusion
 from mmzoo.layers.low_rank_fusion import LowRankFusion
 from mmzoo.layers.modality_shifting_fusion import ModalityShiftingFusion
 from mmzoo.layers.multiplicative_fusion import MultiplicativeFusion
 from mmzoo.layers.polynomial_fusion import PolynomialFusion
+from mmzoo.layers.product_of_experts import ProductOfExperts
 from mmzoo.layers.tensor_fusion import TensorFusion
 
 __all__ = [
@@ -21,11 +23,13 @@ __all__ = [
     "CrossModalTransformerFusion",
     "GatedAttentionFusion",
     "GatedMultimodalUnit",
+    "GaussianSample",
     "HybridFusion",
     "LateFusion",
     "LowRankFusion",
     "ModalityShiftingFusion",
     "MultiplicativeFusion",
     "PolynomialFusion",
+    "ProductOfExperts",
     "TensorFusion",
 ]
