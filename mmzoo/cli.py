@@ -172,6 +172,9 @@ def _evaluate(args):
     predictor = load_predictor(args.model, safe_mode=not args.unsafe)
     _check_inputs(predictor.specs, data)
     metrics = evaluate_model(predictor, data)
+    model = getattr(predictor, "model", None)
+    if hasattr(model, "evaluate_subsets"):
+        metrics["subsets"] = model.evaluate_subsets(data)
     if args.json:
         print(json.dumps({"model": args.name, "split": args.split, **metrics}))
     else:

@@ -190,3 +190,29 @@ def test_bad_inputs(run_dir, tmp_path):
     assert_clean_error(
         mmzoo("evaluate", "gmu", "--model", "x", "--split", "dev"), "invalid choice"
     )
+
+
+def test_evaluate_mvae_reports_every_subset(data_dir, tmp_path):
+    """`mmzoo evaluate mvae --json`: accuracy, ELBO and reconstruction errors
+    for each of the 7 subsets of the three modalities (untrained model)."""
+    from mmzoo import build
+
+    path = tmp_path / "mvae.keras"
+    build("mvae").save(path)
+    result = mmzoo(
+        "evaluate",
+        "mvae",
+        "--model",
+        path,
+        "--data-dir",
+        data_dir,
+        "--split",
+        "test",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["subsets"]) == 7
+    for r in report["subsets"].values():
+        assert sorted(r["reconstruction_error"]) == ["farsi", "kannada", "spoken"]
+        assert {"accuracy", "elbo", "kl"} <= set(r)

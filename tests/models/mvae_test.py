@@ -271,16 +271,22 @@ def test_zoo_steps(name, data_dir, tmp_path):
         _assert_outputs_close(signature(**feed), model(feed), atol=1e-5)
 
 
-@pytest.mark.slow
-def test_notebook_runs_in_quick_mode(data_dir, monkeypatch):
-    nbclient = pytest.importorskip("nbclient")
-    nbformat = pytest.importorskip("nbformat")
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "notebooks" / "mvae_digits.ipynb"
-    monkeypatch.setenv("MMZOO_NOTEBOOK_QUICK", "1")
-    monkeypatch.setenv("MMZOO_DATA_DIR", str(data_dir))
-    notebook = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute(
-        cwd=str(path.parent)
+def test_served_model_handles_any_subset(tmp_path):
+    """The serving signature takes every modality plus `presence`: a masked
+    modality's values do not matter, and the outputs equal `classify` /
+    `encode` on the present modalities alone."""
+    model = _tiny()
+    x, _ = _batch()
+    signature = load_serving_signature(export_saved_model(model, tmp_path / "sm"))
+    presence = np.tile([[1.0, 0.0, 1.0]], (6, 1)).astype("float32")
+    garbage = dict(x, lab=np.full_like(x["lab"], 50.0), presence=presence)
+    served = {k: np.asarray(v) for k, v in signature(**garbage).items()}
+    assert {"probabilities", "latent_mean", "latent_variance"} <= set(served)
+    assert {f"reconstruction_{m}" for m in SHAPES} <= set(served)
+    present = {"img": x["img"], "vec": x["vec"]}
+    mean, variance = model.encode(present)
+    np.testing.assert_allclose(served["latent_mean"], mean, atol=1e-5)
+    np.testing.assert_allclose(served["latent_variance"], variance, atol=1e-5)
+    np.testing.assert_allclose(
+        served["probabilities"], model.classify(present), atol=1e-5
     )
