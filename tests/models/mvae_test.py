@@ -6,7 +6,6 @@ import pytest
 
 import mmzoo
 from mmzoo.config import configs_dir, read_yaml
-from mmzoo.data import load_data, to_dataset
 from mmzoo.errors import ConfigError
 from mmzoo.export import export_saved_model, load_serving_signature
 from mmzoo.losses import kl_standard_normal
@@ -19,7 +18,7 @@ SUBSETS = ["img", "lab", "vec", "img_lab", "img_vec", "lab_vec", "img_lab_vec"]
 
 def _tiny(run_eagerly=True, **kwargs):
     """A tiny MVAE; eager by default (tracing the 7-subset step costs ~10 s:
-    `test_train_step_logs_every_term` and `test_zoo_steps` run it compiled)."""
+    `test_train_step_logs_every_term` and tests/zoo_test.py run it compiled)."""
     args = dict(
         num_classes=4,
         latent_dim=3,
@@ -248,27 +247,6 @@ def test_all_subsets_needs_at_most_four_modalities():
     with pytest.raises(ConfigError, match="N <= 4"):
         MVAE(shapes, types)
     assert len(MVAE(shapes, types, subsets="sampled").training_subsets) == 6
-
-
-@pytest.mark.parametrize("name", ["mvae", "mvae_mnist"])
-def test_zoo_steps(name, data_dir, tmp_path):
-    """The steps of tests/zoo_test.py: build, fit a step, save/load, export."""
-    model = mmzoo.build(name)
-    cfg = model.zoo_config
-    options = {k: v for k, v in cfg.data.items() if k != "source"}
-    data = load_data(cfg.data["source"], "val", data_dir, **options).subset(
-        np.arange(16)
-    )
-    model.fit(to_dataset(data, 8), epochs=1, steps_per_epoch=1, verbose=0)
-    inputs = {k: data.features[k] for k in model.input}
-    expected = model(inputs)
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    _assert_outputs_close(loaded(inputs), expected)
-    signature = load_serving_signature(export_saved_model(model, tmp_path / "sm"))
-    for batch in (1, 5):
-        feed = {k: v[:batch] for k, v in inputs.items()}
-        _assert_outputs_close(signature(**feed), model(feed), atol=1e-5)
 
 
 def test_served_model_handles_any_subset(tmp_path):
