@@ -111,7 +111,16 @@ class PolynomialFusion(keras.layers.Layer):
         m = modality_mask(explicit_mask(mask), len(zs), "PolynomialFusion",
                           self.compute_dtype)
         z = with_leading_one(ops.concatenate(mask_modalities(zs, m), axis=-1))
-        terms = ops.einsum("...d,prdu->...pru", z, self.factors)
+        # One matmul (..., d) @ (d, P * rank * units); TensorFlow's einsum for
+        # this pattern is ~10x slower (see LowRankFusion).
+        order, rank, d, units = self.factors.shape
+        flat = ops.reshape(
+            ops.transpose(self.factors, (2, 0, 1, 3)), (d, order * rank * units)
+        )
+        terms = ops.matmul(z, flat)
+        terms = ops.reshape(
+            terms, tuple(ops.shape(terms)[:-1]) + (order, rank, units)
+        )
         product = ops.prod(terms, axis=-3)  # (..., rank, units)
         return ops.einsum("r,...ru->...u", self.fusion_weights, product) + self.bias
 
