@@ -6,9 +6,8 @@ from mmzoo.models.mvae.subsets import PRESENCE, all_subsets
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # No backend is forced: headless runs fall back to Agg by themselves, and a
+    # notebook keeps its inline backend so the figures show.
     import matplotlib.pyplot as plt
 
     return plt
@@ -72,6 +71,7 @@ def plot_reconstructions(model, data, index=0, path=None):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
+        _pyplot().close(fig)
     return fig
 
 
@@ -112,4 +112,5 @@ def plot_latent_traversal(
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
+        _pyplot().close(fig)
     return fig
