@@ -1,6 +1,6 @@
 """Data sources (tf.data pipelines) for the zoo models."""
 
-from mmzoo.data import digits3, mosi, synthetic  # noqa: F401  (registers the sources)
+from mmzoo.data import coco, digits3, mosi, synthetic  # noqa: F401  (registers)
 from mmzoo.data.base import (
     SPLITS,
     MultimodalData,

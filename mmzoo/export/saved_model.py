@@ -47,7 +47,9 @@ def next_version(base_dir):
     return max(versions, default=0) + 1
 
 
-def export_saved_model(model, base_dir, version=None, extra_signatures=None):
+def export_saved_model(
+    model, base_dir, version=None, extra_signatures=None, serving_fn=None
+):
     """Export `model` to `base_dir/<version>/` with a `serving_default` signature.
 
     The signature takes the model's inputs by name and returns its named outputs.
@@ -61,6 +63,8 @@ def export_saved_model(model, base_dir, version=None, extra_signatures=None):
         base_dir: path. The model's directory (`savedmodels/<name>`).
         version: int, optional. Defaults to the next free version.
         extra_signatures: dict name -> `tf.function` with an input signature.
+        serving_fn: `tf.function` with an input signature, optional. Replaces
+            the default `serving_default` (the captioner serves image bytes).
 
     Returns:
         The path of the written version directory.
@@ -87,7 +91,7 @@ def export_saved_model(model, base_dir, version=None, extra_signatures=None):
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(SERVING_KEY, serve)
+    archive.add_endpoint(SERVING_KEY, serving_fn or serve)
     for name, fn in (extra_signatures or {}).items():
         archive.add_endpoint(name, fn)
     tmp = base_dir / f".tmp-{version}-{os.getpid()}-{uuid.uuid4().hex[:8]}"

@@ -1,8 +1,16 @@
 """Model factories; importing this package registers every architecture."""
 
 from mmzoo.models.base import ZooModel, compile_model
+from mmzoo.models.captioner import Captioner
 from mmzoo.models.fusion_classifier import FusionClassifier
 from mmzoo.models.gmu_classifier import GMUClassifier
 from mmzoo.models.mvae import MVAE
 
-__all__ = ["FusionClassifier", "GMUClassifier", "MVAE", "ZooModel", "compile_model"]
+__all__ = [
+    "Captioner",
+    "FusionClassifier",
+    "GMUClassifier",
+    "MVAE",
+    "ZooModel",
+    "compile_model",
+]
