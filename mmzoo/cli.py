@@ -40,6 +40,13 @@ def _parser():
     train.add_argument(
         "--overwrite", action="store_true", help="replace a finished run in --out"
     )
+    train.add_argument(
+        "--backup-every",
+        type=int,
+        metavar="STEPS",
+        help="back up every STEPS steps (default train.backup_every; 0: at epoch "
+        "ends only); the same command resumes a killed run from its last backup",
+    )
 
     evaluate = sub.add_parser("evaluate", help="metrics of a trained model")
     evaluate.add_argument("name")
@@ -155,6 +162,7 @@ def _train(args):
         epochs=args.epochs,
         seed=args.seed,
         overwrite=args.overwrite,
+        backup_every=args.backup_every,
     )
     print(json.dumps({"run_dir": str(result.run_dir), "val": result.metrics}))
 
@@ -186,7 +194,10 @@ def _export(args):
     from mmzoo.export import export_saved_model, load_keras_model
 
     model = load_keras_model(args.model, safe_mode=not args.unsafe)
-    path = export_saved_model(model, args.out, version=args.version)
+    if hasattr(model, "export_for_serving"):  # its own signatures (captioner)
+        path = model.export_for_serving(args.out, version=args.version)
+    else:
+        path = export_saved_model(model, args.out, version=args.version)
     print(json.dumps({"saved_model": str(path)}))
 
 
@@ -219,7 +230,7 @@ def _quickstart(args):
 def _check_inputs(specs, data):
     from mmzoo.errors import DataError
 
-    for name, (shape, _) in specs.items():
+    for name, (shape, _) in sorted(specs.items()):
         if name not in data.features:
             raise DataError(
                 f"The model takes input {name!r}; the data has "

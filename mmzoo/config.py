@@ -33,6 +33,7 @@ TRAIN_DEFAULTS = {
     "clipnorm": None,
     "jit_compile": False,
     "steps_per_execution": 1,
+    "backup_every": 0,  # steps between crash backups; 0: at epoch ends only
 }
 
 _MAX_YAML_BYTES = 1 << 20

@@ -80,7 +80,10 @@ def _load_part(root, part):
             raise DataError(f"Labels of {name}_{part}0.csv differ from the others")
     labels = labels.astype("int32")
     if not set(np.unique(labels)) <= {0, 1}:
-        raise DataError(f"MOSI labels must be 0 or 1; found {sorted(set(labels))}")
+        found = sorted(int(v) for v in set(labels))
+        raise DataError(
+            f"{root / f'text_{part}0.csv'}: MOSI labels must be 0 or 1; found {found}"
+        )
     transcripts = np.array([rows[i][1] for i in idx], dtype=object)
     videos = np.array([rows[i][0].rsplit("_", 1)[0] for i in idx], dtype=object)
     return features, labels, transcripts, videos

@@ -1,6 +1,10 @@
-"""Training callbacks: KL annealing for VAEs."""
+"""Training callbacks: KL annealing for VAEs, stopping on a non-finite loss."""
+
+import math
 
 import keras
+
+from mmzoo.errors import MmzooError
 
 
 class KLAnnealing(keras.callbacks.Callback):
@@ -40,3 +44,66 @@ class KLAnnealing(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         self.model.kl_scale.assign(self.scale_at(step))
+
+    def get_state(self):
+        """JSON state for `BackupAndResume`: the schedule follows the optimizer's
+        step count (restored with the optimizer), so only the arguments."""
+        return {
+            "warmup_epochs": self.warmup_epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+
+    def set_state(self, state):
+        self.warmup_epochs = state["warmup_epochs"]
+        self.steps_per_epoch = state["steps_per_epoch"]
+
+
+class NonFiniteLossError(MmzooError):
+    """Training produced a NaN or Inf loss term."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training at the first NaN or Inf logged value, naming it and the step.
+
+    Every logged term is checked after each batch (`loss`, the MVAE's
+    `nelbo_*` and classifier terms, accuracy...) and at each epoch end (the
+    validation terms too). It raises `NonFiniteLossError` from the callback,
+    so the callbacks after it (the backup) never see the bad state: the last
+    good backup is kept. Place it before `BackupAndResume`.
+
+    Args:
+        steps_per_epoch: int. For the global step in the message.
+        hint: str. Appended to the message.
+    """
+
+    def __init__(self, steps_per_epoch, hint=""):
+        super().__init__()
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.hint = hint
+        self.epoch, self.skip = 0, 0
+
+    def start_epoch(self, epoch, skip):
+        self.epoch, self.skip = int(epoch), int(skip)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.skip + batch + 1
+        self._check(
+            logs,
+            f"epoch {self.epoch + 1}, step {step} (global step "
+            f"{self.epoch * self.steps_per_epoch + step})",
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, f"the end of epoch {epoch + 1}")
+
+    def _check(self, logs, where):
+        for key, value in sorted((logs or {}).items()):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"Training stopped: the loss term {key!r} is {value} at "
+                    f"{where}; expected a finite value.{self.hint}"
+                )

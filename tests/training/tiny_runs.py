@@ -1,0 +1,86 @@
+"""Tiny resumable runs for the training tests, and a driver to run them in a
+subprocess: `python tiny_runs.py NAME RUN_DIR` (the tests SIGKILL it with the
+`MMZOO_TEST_KILL_AT` hook of `mmzoo.training.backup`)."""
+
+import sys
+
+import numpy as np
+
+from mmzoo.config import load_config
+from mmzoo.data.base import MultimodalData, list_sources, register_source
+
+if "tiny_mvae" not in list_sources():
+
+    @register_source("tiny_mvae")
+    def load_tiny_mvae(split, data_dir, seed, num=40):
+        """Two modalities (an 8x8 image, 5 features) of 3 classes."""
+        rng = np.random.default_rng([seed, {"train": 0, "val": 1}.get(split, 2)])
+        labels = rng.integers(0, 3, num).astype("int32")
+        image = rng.random((num, 8, 8)) < 0.2 + 0.2 * labels[:, None, None]
+        feats = rng.normal(labels[:, None], 1.0, (num, 5))
+        return MultimodalData(
+            features={
+                "image": image.astype("float32"),
+                "feats": feats.astype("float32"),
+                "presence": np.ones((num, 2), "float32"),
+            },
+            labels=labels,
+            num_classes=3,
+        )
+
+
+# Each run: a few seconds, 3 epochs. gmu has dropout (its SeedGenerators must
+# be restored); mvae has KL annealing, sampled subsets and Gaussian sampling.
+RUNS = {
+    "gmu": (
+        "gmu",
+        {
+            "encoder_units": [4],
+            "head_units": [4],
+            "dropout": 0.3,
+            "train.epochs": 3,
+            "train.batch_size": 16,
+            "train.backup_every": 2,
+            "data.num_train": 80,  # 5 steps per epoch
+            "data.num_val": 20,
+        },
+    ),
+    "mvae": (
+        "mvae",
+        {
+            "input_shapes": {"feats": [5], "image": [8, 8]},
+            "modality_types": {"feats": "features", "image": "image"},
+            "modality_weights": None,
+            "num_classes": 3,
+            "latent_dim": 3,
+            "hidden_units": [8],
+            "conv_filters": [2],
+            "classifier_units": [4],
+            "subsets": "sampled",
+            "num_random_subsets": 1,
+            "kl_warmup_epochs": 2.0,
+            "train.epochs": 3,
+            "train.batch_size": 10,
+            "train.backup_every": 3,
+            "data": {"source": "tiny_mvae"},  # 4 steps per epoch
+        },
+    ),
+}
+
+
+def tiny_config(name, **extra):
+    model, overrides = RUNS[name]
+    cfg = load_config(model, {**overrides, **extra})
+    if name == "mvae":
+        cfg.data = {"source": "tiny_mvae"}
+    return cfg
+
+
+def train(name, run_dir, **extra):
+    from mmzoo.training.trainer import train_run
+
+    return train_run(tiny_config(name, **extra), run_dir, verbose=0)
+
+
+if __name__ == "__main__":
+    train(sys.argv[1], sys.argv[2])
