@@ -10,6 +10,7 @@ from mmzoo.layers.gaussian_sample import GaussianSample
 from mmzoo.layers.hybrid_fusion import HybridFusion
 from mmzoo.layers.late_fusion import LateFusion
 from mmzoo.layers.low_rank_fusion import LowRankFusion
+from mmzoo.layers.modality_dropout import ModalityDropout
 from mmzoo.layers.modality_shifting_fusion import ModalityShiftingFusion
 from mmzoo.layers.multiplicative_fusion import MultiplicativeFusion
 from mmzoo.layers.polynomial_fusion import PolynomialFusion
@@ -27,6 +28,7 @@ __all__ = [
     "HybridFusion",
     "LateFusion",
     "LowRankFusion",
+    "ModalityDropout",
     "ModalityShiftingFusion",
     "MultiplicativeFusion",
     "PolynomialFusion",

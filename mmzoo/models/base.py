@@ -1,8 +1,17 @@
-"""`ZooModel`: the base of every zoo model, and compiling from a `train` block."""
+"""`ZooModel`: the base of every zoo model, and compiling from a `train` block.
+
+`ClassifierModel` adds what the classifier factories (`gmu`,
+`fusion_classifier`) share: argument checks, the output layer, the head, the
+loss and metrics of each task, and the constructor arguments read from the data.
+"""
 
 import inspect
 
 import keras
+
+from mmzoo.errors import ConfigError
+
+TASKS = ("multiclass", "multilabel")
 
 
 class ZooModel(keras.Model):
@@ -54,6 +63,105 @@ class ZooModel(keras.Model):
         return cls(**config)
 
 
+class ClassifierModel(ZooModel):
+    """A `ZooModel` classifying a dict of per-modality feature vectors.
+
+    Subclasses call `check_classifier_args` first, build their head with
+    `head_layers` / `apply_head` and their output with `output_layer`, and
+    store `input_dims`, `num_classes`, `task`, `encoder_units`, `head_units`,
+    `dropout` and `modalities` (sorted names) with `set_classifier_config`.
+    The loss and metrics follow `task`; `input_dims`, `num_classes` and `task`
+    follow the data when a model is built with `data=`.
+    """
+
+    min_modalities = 2
+
+    @classmethod
+    def check_classifier_args(cls, input_dims, num_classes, task, dropout):
+        """Raise `ConfigError` quoting the bad value; return sorted modalities."""
+        if not isinstance(input_dims, dict) or len(input_dims) < cls.min_modalities:
+            plural = "s" if cls.min_modalities > 1 else ""
+            raise ConfigError(
+                f"`input_dims` must map at least {cls.min_modalities} modality "
+                f"name{plural} to feature sizes. Received input_dims={input_dims!r}"
+            )
+        for m, d in input_dims.items():
+            if not isinstance(d, int) or isinstance(d, bool) or d < 1:
+                raise ConfigError(
+                    f"`input_dims[{m!r}]` must be a positive integer. Received {d!r}"
+                )
+        if task not in TASKS:
+            raise ConfigError(
+                f"`task` must be one of {TASKS}. Received task={task!r}"
+            )
+        minimum = 2 if task == "multiclass" else 1
+        if not isinstance(num_classes, int) or num_classes < minimum:
+            raise ConfigError(
+                f"`num_classes` must be an integer >= {minimum} for task {task!r}. "
+                f"Received num_classes={num_classes!r}"
+            )
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ConfigError(
+                f"`dropout` must be in [0, 1). Received dropout={dropout!r}"
+            )
+        return sorted(input_dims)
+
+    @staticmethod
+    def head_layers(head_units, prefix="head"):
+        """ReLU Dense layers `{prefix}_dense_{i}` of the given widths."""
+        return [
+            keras.layers.Dense(u, activation="relu", name=f"{prefix}_dense_{i}")
+            for i, u in enumerate(head_units)
+        ]
+
+    @staticmethod
+    def apply_head(x, layers, dropout):
+        """Apply `layers` to `x`, each followed by dropout when `dropout > 0`."""
+        for layer in layers:
+            x = layer(x)
+            if dropout:
+                x = keras.layers.Dropout(dropout)(x)
+        return x
+
+    @staticmethod
+    def output_layer(num_classes, task, name="probabilities"):
+        """Softmax (multiclass) or per-class sigmoid (multilabel) Dense layer."""
+        return keras.layers.Dense(
+            num_classes,
+            activation="softmax" if task == "multiclass" else "sigmoid",
+            dtype="float32",  # probabilities in float32 under mixed precision
+            name=name,
+        )
+
+    def set_classifier_config(
+        self, input_dims, num_classes, task, encoder_units, head_units, dropout
+    ):
+        """Store the shared constructor arguments (and `modalities`)."""
+        self.modalities = sorted(input_dims)
+        self.input_dims = {m: int(input_dims[m]) for m in self.modalities}
+        self.num_classes = num_classes
+        self.task = task
+        self.encoder_units = list(encoder_units)
+        self.head_units = list(head_units)
+        self.dropout = dropout
+
+    def default_compile_args(self):
+        if self.task == "multiclass":
+            return {
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": ["sparse_categorical_accuracy"],
+            }
+        return {"loss": "binary_crossentropy", "metrics": ["binary_accuracy"]}
+
+    @classmethod
+    def data_overrides(cls, data):
+        return {
+            "input_dims": {m: int(s[-1]) for m, s in data.feature_dims.items()},
+            "num_classes": int(data.num_classes),
+            "task": data.task,
+        }
+
+
 def make_optimizer(train):
     """A Keras optimizer from a `train` block."""
     kwargs = {"learning_rate": float(train["learning_rate"])}
@@ -64,8 +172,6 @@ def make_optimizer(train):
             {"class_name": train["optimizer"], "config": kwargs}
         )
     except ValueError:
-        from mmzoo.errors import ConfigError
-
         raise ConfigError(
             f"Unknown optimizer {train['optimizer']!r} in train.optimizer; use a "
             "Keras optimizer name such as adam, adamw, sgd or rmsprop."

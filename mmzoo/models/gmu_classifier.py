@@ -2,16 +2,14 @@ import keras
 
 from mmzoo.errors import ConfigError
 from mmzoo.layers import GatedMultimodalUnit
-from mmzoo.models.base import ZooModel
+from mmzoo.models.base import ClassifierModel
 from mmzoo.models.encoders import mlp_encoder
 from mmzoo.registry import register_model
-
-TASKS = ("multiclass", "multilabel")
 
 
 @register_model("gmu")
 @keras.saving.register_keras_serializable(package="mmzoo")
-class GMUClassifier(ZooModel):
+class GMUClassifier(ClassifierModel):
     """Encoders per modality, a Gated Multimodal Unit, and a classifier head.
 
     Inputs are a dict of modality name -> (batch, d) features (and, with
@@ -60,8 +58,8 @@ class GMUClassifier(ZooModel):
         name="gmu_classifier",
         **kwargs,
     ):
-        _check_args(input_dims, num_classes, task, hidden_dim, dropout)
-        modalities = sorted(input_dims)
+        modalities = self.check_classifier_args(input_dims, num_classes, task, dropout)
+        _check_hidden_dim(hidden_dim)
 
         # === Layers ===
         encoders = {
@@ -72,16 +70,8 @@ class GMUClassifier(ZooModel):
         gmu = GatedMultimodalUnit(
             hidden_dim, gate_on=gate_on, return_gates=True, name="gmu"
         )
-        head = [
-            keras.layers.Dense(u, activation="relu", name=f"head_dense_{i}")
-            for i, u in enumerate(head_units)
-        ]
-        classifier = keras.layers.Dense(
-            num_classes,
-            activation="softmax" if task == "multiclass" else "sigmoid",
-            dtype="float32",  # probabilities in float32 under mixed precision
-            name="probabilities",
-        )
+        head = self.head_layers(head_units)
+        classifier = self.output_layer(num_classes, task)
 
         # === Functional model ===
         inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
@@ -92,12 +82,10 @@ class GMUClassifier(ZooModel):
         if use_mask_input:
             mask = keras.Input((len(modalities),), name="modality_mask")
             inputs["modality_mask"] = mask
-        fused, gates = gmu(encoded, mask=mask)
-        x = fused
-        for layer in head:
-            x = layer(x)
-            if dropout:
-                x = keras.layers.Dropout(dropout)(x)
+        # The modality mask goes in positionally: as `mask=` Keras would take it
+        # for a Keras (padding) mask and warn that the GMU does not propagate it.
+        fused, gates = gmu(encoded) if mask is None else gmu(encoded, mask)
+        x = self.apply_head(fused, head, dropout)
         outputs = {
             "probabilities": classifier(x),
             "gates": keras.layers.Identity(name="gates", dtype="float32")(gates),
@@ -105,16 +93,12 @@ class GMUClassifier(ZooModel):
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
         # === Config ===
-        self.input_dims = {m: int(input_dims[m]) for m in modalities}
-        self.num_classes = num_classes
-        self.task = task
-        self.encoder_units = list(encoder_units)
+        self.set_classifier_config(
+            input_dims, num_classes, task, encoder_units, head_units, dropout
+        )
         self.hidden_dim = hidden_dim
         self.gate_on = gate_on
-        self.head_units = list(head_units)
-        self.dropout = dropout
         self.use_mask_input = use_mask_input
-        self.modalities = modalities
 
     def get_config(self):
         return {
@@ -130,42 +114,8 @@ class GMUClassifier(ZooModel):
             "name": self.name,
         }
 
-    def default_compile_args(self):
-        if self.task == "multiclass":
-            return {
-                "loss": "sparse_categorical_crossentropy",
-                "metrics": ["sparse_categorical_accuracy"],
-            }
-        return {"loss": "binary_crossentropy", "metrics": ["binary_accuracy"]}
 
-    @classmethod
-    def data_overrides(cls, data):
-        return {
-            "input_dims": {m: int(s[-1]) for m, s in data.feature_dims.items()},
-            "num_classes": int(data.num_classes),
-            "task": data.task,
-        }
-
-
-def _check_args(input_dims, num_classes, task, hidden_dim, dropout):
-    if not isinstance(input_dims, dict) or len(input_dims) < 2:
-        raise ConfigError(
-            f"`input_dims` must map at least 2 modality names to feature sizes. "
-            f"Received input_dims={input_dims!r}"
-        )
-    for m, d in input_dims.items():
-        if not isinstance(d, int) or isinstance(d, bool) or d < 1:
-            raise ConfigError(
-                f"`input_dims[{m!r}]` must be a positive integer. Received {d!r}"
-            )
-    if task not in TASKS:
-        raise ConfigError(f"`task` must be one of {TASKS}. Received task={task!r}")
-    minimum = 2 if task == "multiclass" else 1
-    if not isinstance(num_classes, int) or num_classes < minimum:
-        raise ConfigError(
-            f"`num_classes` must be an integer >= {minimum} for task {task!r}. "
-            f"Received num_classes={num_classes!r}"
-        )
+def _check_hidden_dim(hidden_dim):
     if (
         not isinstance(hidden_dim, int)
         or isinstance(hidden_dim, bool)
@@ -175,5 +125,3 @@ def _check_args(input_dims, num_classes, task, hidden_dim, dropout):
             "`hidden_dim` must be a positive integer. "
             f"Received hidden_dim={hidden_dim!r}"
         )
-    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"`dropout` must be in [0, 1). Received dropout={dropout!r}")

@@ -37,10 +37,7 @@ def plot_gate_map(
     Returns:
         The matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend forced: notebooks keep inline
 
     names, xx, yy, grid = plane_grid(data, resolution)
     out = predict(grid)

@@ -15,6 +15,7 @@ MODULES = [
     "hybrid_fusion",
     "late_fusion",
     "low_rank_fusion",
+    "modality_dropout",
     "modality_shifting_fusion",
     "multiplicative_fusion",
     "polynomial_fusion",

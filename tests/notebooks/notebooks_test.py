@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
-    if "digits" in path.stem or "mosi" in path.stem or "caption" in path.stem:
+    if any(k in path.stem for k in ("digits", "mosi", "caption", "fusion")):
         # Notebooks on real data need the data directory.
         data = Path(os.environ.get("MMZOO_DATA_DIR", "data"))
         if not data.is_dir():
