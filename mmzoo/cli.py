@@ -25,14 +25,7 @@ def _parser():
 
     train = sub.add_parser("train", help="train a zoo model into a run directory")
     train.add_argument("name")
-    train.add_argument("--config", help="a YAML config instead of the zoo's")
-    train.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key (train.epochs=3, hidden_dim=16)",
-    )
+    _config_args(train)
     _data_args(train)
     train.add_argument("--epochs", type=int)
     train.add_argument("--seed", type=int)
@@ -50,6 +43,7 @@ def _parser():
 
     evaluate = sub.add_parser("evaluate", help="metrics of a trained model")
     evaluate.add_argument("name")
+    _config_args(evaluate)  # e.g. --config RUN_DIR/config.yaml: the run's data options
     evaluate.add_argument(
         "--model", required=True, help="a .keras file or a SavedModel version directory"
     )
@@ -139,6 +133,17 @@ def _list(args):
     for name in mmzoo.list_models():
         cfg = mmzoo.load_config(name)
         print(f"{name:<16} model={cfg.model:<20} data={cfg.data.get('source', '-')}")
+
+
+def _config_args(parser):
+    parser.add_argument("--config", help="a YAML config instead of the zoo's")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (train.epochs=3, hidden_dim=16)",
+    )
 
 
 def _load_cfg(args):
