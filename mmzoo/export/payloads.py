@@ -74,7 +74,8 @@ def _reject_unknown(names, specs):
 
 def _to_array(name, value, shape, dtype):
     try:
-        array = np.asarray(value, dtype=dtype)
+        # NumPy has no "string" dtype: string inputs (raw text) are object arrays.
+        array = np.asarray(value, dtype=object if dtype == "string" else dtype)
     except (TypeError, ValueError):
         raise DataError(
             f"Input {name!r} must be {dtype} values of shape "

@@ -42,7 +42,10 @@ def load_predictor(path, safe_mode=True):
 
         def fn(batch):
             return signature(
-                **{k: np.asarray(v, dtype=specs[k][1]) for k, v in batch.items()}
+                **{
+                    k: np.asarray(v, dtype=_np_dtype(specs[k][1]))
+                    for k, v in batch.items()
+                }
             )
 
         return Predictor(fn, specs)
@@ -75,3 +78,8 @@ def load_keras_model(path, safe_mode=True):
         raise ModelFileError(f"Refused to load {path}: {first}")
     except (OSError, KeyError, TypeError, zipfile.BadZipFile) as e:
         raise ModelFileError(f"Cannot load {path}: {type(e).__name__}: {e}")
+
+
+def _np_dtype(dtype):
+    """NumPy has no "string" dtype: string inputs (raw text) are object arrays."""
+    return object if dtype == "string" else dtype

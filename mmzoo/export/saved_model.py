@@ -115,6 +115,10 @@ def load_serving_signature(path):
     path = Path(path)
     if not (path / "saved_model.pb").is_file():
         raise ModelFileError(f"No SavedModel at {path} (saved_model.pb missing)")
+    try:  # registers the TF Text ops of exported keras-hub tokenizers (MMIM)
+        import tensorflow_text  # noqa: F401
+    except ImportError:
+        pass
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as e:  # TF raises many types for corrupt protobufs
