@@ -7,6 +7,7 @@ from mmzoo.layers.modality_inputs import (
     explicit_mask,
     mask_modalities,
     modality_mask,
+    project_to_factors,
     shape_list,
     unpack_modalities,
     with_leading_one,
@@ -110,13 +111,7 @@ class LowRankFusion(keras.layers.Layer):
         zs = [with_leading_one(z) for z in mask_modalities(zs, m)]
         product = None
         for z, factor in zip(zs, self.factors):
-            # (..., d) @ (d, rank * units) -> (..., rank, units): one matmul, as
-            # TensorFlow's einsum for this pattern is ~10x slower (benchmarks/
-            # fusion_scaling.py measured it).
-            rank, d, units = factor.shape
-            flat = ops.reshape(ops.transpose(factor, (1, 0, 2)), (d, rank * units))
-            term = ops.matmul(z, flat)
-            term = ops.reshape(term, tuple(ops.shape(term)[:-1]) + (rank, units))
+            term = project_to_factors(z, factor, axis=1)  # (..., rank, units)
             product = term if product is None else product * term
         h = ops.einsum("r,...ru->...u", self.fusion_weights[0], product)
         return h + self.fusion_bias[0]

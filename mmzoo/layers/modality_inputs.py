@@ -234,3 +234,22 @@ def unpack_token_modalities(inputs, layer_name, min_modalities=2):
         tensors, names = unpack_modalities(inputs, layer_name, min_modalities)
     tensors = [t if len(t.shape) == 3 else ops.expand_dims(t, 1) for t in tensors]
     return tensors, names
+
+
+def project_to_factors(x, factors, axis):
+    """`x @ factors` contracted over `factors`' axis `axis` (size d = x's last).
+
+    Returns x's leading dimensions followed by `factors`' other axes, in order
+    (e.g. (..., d) with (rank, d, units) and `axis=1` -> (..., rank, units)).
+    One matmul against the reshaped factors: TensorFlow's einsum for these
+    patterns is ~10x slower (benchmarks/fusion_scaling.py measured it).
+    """
+    shape = tuple(factors.shape)
+    rest = shape[:axis] + shape[axis + 1 :]
+    order = (axis,) + tuple(i for i in range(len(shape)) if i != axis)
+    size = 1
+    for n in rest:
+        size *= n
+    flat = ops.reshape(ops.transpose(factors, order), (shape[axis], size))
+    out = ops.matmul(x, flat)
+    return ops.reshape(out, tuple(ops.shape(out)[:-1]) + rest)
