@@ -5,7 +5,8 @@ A backup is the directory `RUN_DIR/backup` holding:
 - `state.npz`: every variable that training changes, by group: the model's
   (weights, non-trainable state such as the MVAE's `kl_scale`, and the
   `SeedGenerator` states of dropout and sampling layers), the optimizer's
-  (iterations, moments) and the metrics' (running means of the epoch so far).
+  (iterations, moments; of every optimizer of a model that has several)
+  and the metrics' (running means of the epoch so far).
   `model.save_weights` leaves out the seed generators and the metrics, so the
   restore reads this file only.
 - `model.weights.h5`: `model.save_weights`, for tools that want plain weights.
@@ -44,10 +45,16 @@ _GROUPS = ("model", "optimizer", "metrics")
 
 
 def state_variables(model):
-    """The variables of a backup, by group (see the module docstring)."""
+    """The variables of a backup, by group (see the module docstring).
+
+    The optimizer group holds every optimizer of the model: a model with more
+    than one (MMIM's main, text and estimator optimizers) lists them in an
+    `optimizers` property, and each must be built before a restore.
+    """
+    optimizers = getattr(model, "optimizers", None) or [model.optimizer]
     return {
         "model": list(model.variables),
-        "optimizer": list(model.optimizer.variables) if model.optimizer else [],
+        "optimizer": [v for opt in optimizers if opt for v in opt.variables],
         "metrics": list(model.metrics_variables),
     }
 

@@ -38,6 +38,11 @@ KILLS = {
         ("backup:2", (1, 2)),  # 2nd write (end of epoch 1) torn: step 6 is kept
         ("epoch:1", (2, 0)),  # right after the epoch-end backup
     ],
+    # mmim: as mvae; its estimator optimizer's moments must be restored too.
+    "mmim": [
+        ("step:5", (1, 0)),
+        ("epoch:1", (2, 0)),
+    ],
 }
 
 

@@ -28,6 +28,20 @@ if "tiny_mvae" not in list_sources():
             num_classes=3,
         )
 
+if "tiny_mmim" not in list_sources():
+
+    @register_source("tiny_mmim")
+    def load_tiny_mmim(split, data_dir, seed, num=40):
+        """Text, audio and video feature vectors of 2 classes."""
+        rng = np.random.default_rng([seed, {"train": 3, "val": 4}.get(split, 5)])
+        labels = rng.integers(0, 2, num).astype("int32")
+        widths = {"text": 6, "audio": 5, "video": 4}
+        features = {
+            m: rng.normal(labels[:, None] * (i == 0), 1.0, (num, w)).astype("float32")
+            for i, (m, w) in enumerate(widths.items())
+        }
+        return MultimodalData(features=features, labels=labels, num_classes=2)
+
 
 # Each run: a few seconds, 3 epochs. gmu has dropout (its SeedGenerators must
 # be restored); mvae has KL annealing, sampled subsets and Gaussian sampling.
@@ -65,14 +79,29 @@ RUNS = {
             "data": {"source": "tiny_mvae"},  # 4 steps per epoch
         },
     ),
+    # mmim: three optimizers (main, text, estimators) and the entropy memory.
+    "mmim": (
+        "mmim",
+        {
+            "text_encoder": {"type": "features", "units": [4], "output_dim": 4},
+            "audio_encoder": {"type": "mlp", "units": [4], "output_dim": 3},
+            "video_encoder": {"type": "mlp", "units": [4], "output_dim": 3},
+            "fusion_units": 4,
+            "entropy_memory_size": 8,
+            "train.epochs": 3,
+            "train.batch_size": 10,
+            "train.backup_every": 3,
+            "data": {"source": "tiny_mmim"},  # 4 steps per epoch
+        },
+    ),
 }
 
 
 def tiny_config(name, **extra):
     model, overrides = RUNS[name]
     cfg = load_config(model, {**overrides, **extra})
-    if name == "mvae":
-        cfg.data = {"source": "tiny_mvae"}
+    if name in ("mvae", "mmim"):
+        cfg.data = {"source": f"tiny_{name}"}
     return cfg
 
 
