@@ -409,12 +409,7 @@ EXPECTED = {
 
 # Known gaps, owned elsewhere: listed so that they are seen, and so that the
 # test says when they are fixed (strict xfail).
-KNOWN_GAPS = {
-    # libjpeg prints "Improper call to JPEG library in state 201" on stderr
-    # before the error line, and the line carries TF's op dump: mmzoo/data/coco.py
-    # should check the bytes (JPEG SOI/EOI markers) before tf.io.decode_image.
-    "truncated .jpg": "coco.py: libjpeg writes a second stderr line",
-}
+KNOWN_GAPS = {}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,12 @@ captions too (task `captioning`).
 Reference: Chen et al., "Microsoft COCO Captions", arXiv:1504.00325 (2015).
 """
 
+import contextlib
+import functools
 import json
+import os
+import sys
+import tempfile
 
 import numpy as np
 
@@ -24,14 +29,159 @@ FOLDER = "coco_captions_mini"
 TASK = "captioning"
 
 
-def decode_image(encoded, size):
-    """Encoded JPEG/PNG bytes -> uint8 (size, size, 3), bilinear resize (TF ops,
-    shared by the loader and the exported serving signature)."""
+# A decompression bomb is a small file whose header declares a huge image; the
+# header is checked before decoding, so nothing that size is ever allocated.
+MAX_IMAGE_PIXELS = 4096 * 4096
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def image_header_size(encoded, max_pixels=MAX_IMAGE_PIXELS, what="image"):
+    """Check an encoded image's header in the graph; return its (height, width).
+
+    Raises `tf.errors.InvalidArgumentError` (at run time, in the graph, so TF
+    Serving answers it too) when `encoded` is neither JPEG nor PNG (magic
+    bytes), when a PNG header is truncated, or when the size it declares
+    exceeds `max_pixels`. Only the header is read: `tf.image.extract_jpeg_shape`
+    for JPEG, the IHDR width and height (big-endian) for PNG.
+    """
     import tensorflow as tf
 
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    length = tf.strings.length(encoded)
+    is_jpeg = tf.equal(tf.strings.substr(encoded, 0, 3), JPEG_MAGIC)
+    is_png = tf.equal(tf.strings.substr(encoded, 0, 8), PNG_MAGIC)
+    magic = tf.debugging.Assert(
+        tf.logical_or(is_jpeg, is_png),
+        [
+            tf.strings.format(
+                what + " is not a JPEG or PNG image: received {} bytes that start "
+                "with neither the JPEG (FF D8 FF) nor the PNG (89 50 4E 47) "
+                "signature",
+                [length],
+            )
+        ],
+    )
+
+    def jpeg_size():
+        return tf.image.extract_jpeg_shape(encoded)[:2]
+
+    def png_size():
+        header = tf.debugging.Assert(
+            tf.cond(  # substr past the end would fail, quoting the bytes
+                length >= 24,
+                lambda: tf.equal(tf.strings.substr(encoded, 12, 4), b"IHDR"),
+                lambda: tf.constant(False),
+            ),
+            [
+                tf.strings.format(
+                    what + " is a truncated PNG: received {} bytes without an "
+                    "IHDR header chunk",
+                    [length],
+                )
+            ],
+        )
+        with tf.control_dependencies([header]):
+            raw = tf.strings.substr(encoded, 16, 8)
+        width_height = tf.io.decode_raw(raw, tf.int32, little_endian=False)
+        return tf.stack([width_height[1], width_height[0]])
+
+    with tf.control_dependencies([magic]):
+        size = tf.cond(is_jpeg, jpeg_size, png_size)
+    height, width = size[0], size[1]
+    pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
+    limit = tf.debugging.Assert(
+        tf.logical_and(pixels <= max_pixels, pixels > 0),
+        [
+            tf.strings.format(
+                what + " declares {} x {} pixels (width x height), {} in all; "
+                "the limit is " + f"{max_pixels} pixels" + " (a possible "
+                "decompression bomb): refused without decoding",
+                [width, height, pixels],
+            )
+        ],
+    )
+    with tf.control_dependencies([limit]):
+        return tf.identity(height), tf.identity(width)
+
+
+def decode_image(encoded, size, max_pixels=MAX_IMAGE_PIXELS, what="image"):
+    """Encoded JPEG/PNG bytes -> uint8 (size, size, 3), bilinear resize (TF ops,
+    shared by the loader and the exported serving signature).
+
+    The header is checked first (`image_header_size`): bytes that are not a
+    JPEG or PNG, and images declaring more than `max_pixels`, raise
+    `tf.errors.InvalidArgumentError` before any pixel is decoded.
+    """
+    import tensorflow as tf
+
+    height, width = image_header_size(encoded, max_pixels, what)
+    with tf.control_dependencies([height, width]):
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
     image = tf.image.resize(image, [size, size], method="bilinear", antialias=True)
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+
+
+def check_jpeg_complete(data, path):
+    """Refuse a JPEG file cut short (no end-of-image marker FF D9 at its end).
+
+    Checked in Python before decoding: libjpeg would print "Improper call to
+    JPEG library" on stderr (C level) besides TF's error.
+    """
+    if data[:3] == JPEG_MAGIC and b"\xff\xd9" not in data[-1024:]:
+        raise DataError(
+            f"Cannot decode image {path}: truncated JPEG ({len(data)} bytes, no "
+            "end-of-image marker FF D9)"
+        )
+
+
+@contextlib.contextmanager
+def _stderr_captured():
+    """Hold what C libraries write on fd 2; replay it unless decoding failed."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = False
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not failed:
+                tmp.seek(0)
+                noise = tmp.read()
+                if noise:
+                    os.write(2, noise)
+
+
+@functools.lru_cache(maxsize=None)
+def _decoder(image_size):
+    import tensorflow as tf
+
+    return tf.function(
+        lambda encoded: decode_image(encoded, image_size),
+        input_signature=[tf.TensorSpec([], tf.string)],
+    )
+
+
+def _decode_file(path, image_size):
+    import tensorflow as tf
+
+    from mmzoo.export.saved_model import op_error_line
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"Cannot read image {path}: {e}")
+    check_jpeg_complete(data, path)
+    try:
+        with _stderr_captured():
+            return _decoder(image_size)(tf.constant(data)).numpy()
+    except tf.errors.OpError as e:
+        raise DataError(f"Cannot decode image {path}: {op_error_line(e)}")
 
 
 def read_annotations(path, image_dir):
@@ -101,8 +251,6 @@ def load_coco_captions(
     data dir), `max_images` (first n images of the split, for quick runs),
     `split_seed` and `val_fraction` (the val/test cut of val2017).
     """
-    import tensorflow as tf
-
     root = data_dir / folder
     if not root.is_dir():
         raise DataError(f"COCO caption folder not found: {root}")
@@ -115,10 +263,7 @@ def load_coco_captions(
         files = files[: int(max_images)]
     images, captions = [], []
     for path, caps in files:
-        try:
-            image = decode_image(tf.io.read_file(str(path)), image_size).numpy()
-        except tf.errors.OpError as e:
-            raise DataError(f"Cannot decode image {path}: {e.message}")
+        image = _decode_file(path, image_size)
         for caption in caps:
             images.append(image)
             captions.append(caption)

@@ -32,6 +32,39 @@ def input_specs(model):
     }
 
 
+def op_error_line(error):
+    """One line from a `tf.errors.OpError`: the text of a failed `tf.debugging`
+    assertion (graph or eager), else the first line of its message."""
+    message = error.message
+    match = re.search(r"assertion failed: \[(.*?)\]\s*(\n|\[\[|$)", message, re.S)
+    if match is None:
+        match = re.search(r"Summarized data: b?(['\"])(.*?)\1", message, re.S)
+        text = match.group(2) if match else message.strip().split("\n")[0]
+    else:
+        text = match.group(1)
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text)
+    return " ".join(text.split())
+
+
+def assert_non_empty(inputs):
+    """`inputs` (a dict of batched tensors) behind in-graph checks that no batch
+    is empty: an empty one raises `InvalidArgumentError` naming the input."""
+    checks = [
+        tf.debugging.Assert(
+            tf.shape(value)[0] > 0,
+            [
+                # No quotes: TF escapes them in an assertion's message.
+                f"Input `{name}` is an empty batch (0 examples); send at least "
+                "one example."
+            ],
+        )
+        for name, value in inputs.items()
+    ]
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in inputs.items()}
+
+
 def next_version(base_dir):
     """One more than the largest integer version in `base_dir` (1 if none)."""
     base_dir = Path(base_dir)
@@ -87,7 +120,7 @@ def export_saved_model(
 
     @tf.function(input_signature=[specs])
     def serve(inputs):
-        return model(inputs, training=False)
+        return model(assert_non_empty(inputs), training=False)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
