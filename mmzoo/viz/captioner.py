@@ -17,7 +17,8 @@ def plot_caption_attention(image, words, attention, max_words=12, title=None):
         title: str, optional.
 
     Returns:
-        The matplotlib figure.
+        The matplotlib figure: one panel per word (at most `max_words`), each
+        the image with the word's (side, side) attention grid over it.
     """
     attention = np.asarray(attention, dtype="float32")
     side = int(round(math.sqrt(attention.shape[-1])))
@@ -41,10 +42,11 @@ def plot_caption_attention(image, words, attention, max_words=12, title=None):
             else np.zeros((side, side))
         )
         ax.imshow(np.asarray(image).astype("uint8"))
-        ax.imshow(
-            np.kron(grid, np.ones((-(-size // side),) * 2))[:size, :size],
+        ax.imshow(  # the (side, side) grid stretched over the image
+            grid,
             cmap="gray",
             alpha=0.6,
+            interpolation="nearest",
             extent=(0, size, size, 0),
         )
         ax.set_title(word)

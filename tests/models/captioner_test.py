@@ -173,6 +173,7 @@ def test_keras_round_trip_and_evaluation_report(tmp_path):
     json.dumps(report)
     assert report["num_images"] == 3 and report["num_references"] == 6
     assert all(0.0 <= report[f"bleu_{n}"] <= 1.0 for n in range(1, 5))
+    assert report["cider"] >= 0.0
 
 
 def test_serving_rest_payload_equals_caption(tmp_path):
@@ -210,3 +211,42 @@ def test_bad_arguments_raise_clear_errors(tmp_path, monkeypatch):
         _tiny(encoder="resnet")
     with pytest.raises(ValueError, match="method"):
         _tiny().caption(_images(1), method="nucleus")
+
+
+@pytest.fixture
+def agg_backend():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless; the library never picks a backend
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def test_attention_plot_has_one_panel_per_word(agg_backend):
+    from mmzoo.viz.captioner import plot_caption_attention
+
+    model = _tiny()
+    data = _data()
+    ds = tf.data.Dataset.from_tensor_slices((data.features, data.labels)).batch(6)
+    model.fit(ds, epochs=10, verbose=0)
+    images = _images(3)
+    captions, attention, words = model.caption(images, return_attention=True)
+    side = 2  # small_cnn on 16x16 images: a 2x2 grid
+    assert attention.shape == (3, model.max_length, side * side)
+    for caption, att, w in zip(captions, attention, words):
+        assert w and w == caption.split()
+        # Each generated word attends with weights summing to 1 over the grid.
+        np.testing.assert_allclose(att[: len(w)].sum(-1), 1.0, rtol=1e-5)
+        fig = plot_caption_attention(images[0], w, att, title=caption)
+        panels = [ax for ax in fig.axes if ax.images]
+        assert [ax.get_title() for ax in panels] == w
+        for i, ax in enumerate(panels):
+            photo, overlay = ax.images
+            assert photo.get_array().shape == (SIZE, SIZE, 3)
+            grid = np.asarray(overlay.get_array())
+            assert grid.shape == (side, side)
+            np.testing.assert_allclose(grid, att[i].reshape(side, side), rtol=1e-6)
+    with pytest.raises(ValueError, match="square grid"):
+        plot_caption_attention(images[0], ["a"], np.ones((1, 3)) / 3)

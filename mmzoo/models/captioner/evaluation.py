@@ -1,8 +1,10 @@
-"""BLEU of generated captions against every reference caption of each image."""
+"""BLEU and CIDEr of generated captions against every reference caption of each
+image."""
 
 from mmzoo.models.captioner.feature_cache import image_digest
 from mmzoo.models.captioner.tokenizer import caption_words
 from mmzoo.training.bleu import corpus_bleu
+from mmzoo.training.cider import corpus_cider
 
 
 def group_references(data):
@@ -21,18 +23,20 @@ def group_references(data):
 def evaluation_report(
     model, data, method="greedy", beam_width=3, batch_size=32, num_examples=3
 ):
-    """Corpus BLEU-1..4 of `model.caption` on the distinct images of `data`."""
+    """Corpus BLEU-1..4 and CIDEr-D of `model.caption` on the distinct images
+    of `data`, each caption against all the references of its image."""
     index, references = group_references(data)
     images = data.features["image"][index]
     captions = model.caption(
         images, method=method, beam_width=beam_width, batch_size=batch_size
     )
-    scores = corpus_bleu(
-        [[caption_words(r) for r in refs] for refs in references],
-        [caption_words(c) for c in captions],
-    )
+    refs_words = [[caption_words(r) for r in refs] for refs in references]
+    hyp_words = [caption_words(c) for c in captions]
+    scores = corpus_bleu(refs_words, hyp_words)
+    cider = corpus_cider(refs_words, hyp_words)["cider"]
     return {
         **{f"bleu_{n}": round(scores[f"bleu_{n}"], 4) for n in range(1, 5)},
+        "cider": round(cider, 4),
         "brevity_penalty": round(scores["brevity_penalty"], 4),
         "method": method,
         "num_images": len(index),

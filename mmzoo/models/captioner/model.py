@@ -299,7 +299,7 @@ class Captioner(ZooModel):
     # --- evaluation and export ----------------------------------------------
 
     def evaluation_report(self, data, method="greedy", beam_width=3, batch_size=32):
-        """BLEU-1..4 of generated captions on `data` (JSON-able dict)."""
+        """BLEU-1..4 and CIDEr of generated captions on `data` (JSON-able dict)."""
         from mmzoo.models.captioner.evaluation import evaluation_report
 
         return evaluation_report(self, data, method, beam_width, batch_size)
