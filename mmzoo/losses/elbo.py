@@ -28,6 +28,11 @@ def kl_standard_normal(mu, logvar):
 
     KL = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).
 
+    Computed in float32. Above logvar = 60 (a variance of 1e26) exp is
+    continued by its tangent, so a diverging encoder gets a finite KL and a
+    finite gradient that still pulls logvar down, where exp would overflow
+    to inf (logvar > ~88.7) and make the loss NaN.
+
     Args:
         mu: (batch, latent) means.
         logvar: (batch, latent) log-variances.
@@ -36,7 +41,24 @@ def kl_standard_normal(mu, logvar):
         (batch,) float32.
     """
     mu, logvar = _f32(mu), _f32(logvar)
-    return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=-1)
+    return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - _exp(logvar), axis=-1)
+
+
+# Above this log-variance exp is continued linearly (see `_exp`): exact up to a
+# variance of 1e26, and the tangent stays far below float32's 3.4e38 for any
+# log-variance below ~1e12.
+_EXP_LINEAR_FROM = 60.0
+
+
+def _exp(x):
+    """exp(x), continued by its tangent above 60: exp(60) * (1 + x - 60).
+
+    Exact for x <= 60; above, finite where exp overflows
+    float32 (x > ~88.7) and still increasing, so the KL keeps pushing a
+    diverging log-variance down (a clip would give it zero gradient).
+    """
+    top = ops.minimum(x, _EXP_LINEAR_FROM)
+    return ops.exp(top) * (1.0 + ops.maximum(x - _EXP_LINEAR_FROM, 0.0))
 
 
 def bernoulli_reconstruction(x, logits):
