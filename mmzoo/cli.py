@@ -40,6 +40,23 @@ def _parser():
         help="back up every STEPS steps (default train.backup_every; 0: at epoch "
         "ends only); the same command resumes a killed run from its last backup",
     )
+    train.add_argument(
+        "--precision",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        help="dtype policy (default train.precision); float16 adds loss scaling",
+    )
+    train.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compile train steps with XLA (default train.jit_compile)",
+    )
+    train.add_argument(
+        "--strategy",
+        choices=["auto", "one_device", "mirrored", "multi_worker"],
+        help="tf.distribute strategy (default train.strategy); multi_worker reads "
+        "TF_CONFIG or Slurm's environment; train.batch_size is per replica",
+    )
 
     evaluate = sub.add_parser("evaluate", help="metrics of a trained model")
     evaluate.add_argument("name")
@@ -101,7 +118,10 @@ def _import_tensorflow_quietly():
     try:
         import tensorflow as tf
 
-        tf.constant(0.0) + 0.0  # device start-up prints too
+        if not os.environ.get("TF_CONFIG"):
+            # Device start-up prints too; but a multi-worker strategy must
+            # configure the runtime before the first op runs.
+            tf.constant(0.0) + 0.0
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -159,6 +179,13 @@ def _train(args):
     from mmzoo.training.trainer import train_run
 
     cfg = _load_cfg(args)
+    for key, value in (
+        ("precision", args.precision),
+        ("jit_compile", args.jit_compile),
+        ("strategy", args.strategy),
+    ):
+        if value is not None:
+            cfg.train[key] = value
     result = train_run(
         cfg,
         args.out,

@@ -34,6 +34,9 @@ TRAIN_DEFAULTS = {
     "jit_compile": False,
     "steps_per_execution": 1,
     "backup_every": 0,  # steps between crash backups; 0: at epoch ends only
+    "precision": "float32",  # or mixed_bfloat16, mixed_float16 (training/scale.py)
+    "strategy": "auto",  # or one_device, mirrored, multi_worker
+    "lr_scaling": "linear",  # learning_rate x replicas; or none
 }
 
 _MAX_YAML_BYTES = 1 << 20

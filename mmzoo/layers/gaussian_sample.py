@@ -3,6 +3,9 @@
 import keras
 from keras import ops
 
+# As `mmzoo.losses.infomax.LOGVAR_RANGE`: exp(0.5 * 30) ~ 3.3e6 stays finite.
+LOGVAR_RANGE = (-30.0, 30.0)
+
 
 @keras.saving.register_keras_serializable(package="mmzoo")
 class GaussianSample(keras.layers.Layer):
@@ -12,7 +15,10 @@ class GaussianSample(keras.layers.Layer):
     `keras.random.SeedGenerator`, so a seeded layer gives reproducible draws and
     gradients flow to `mu` and `logvar`. At inference the mean `mu` is returned,
     unless `sample_at_inference=True` or the call asks for `sample=True`.
-    The standard deviation is computed in float32.
+    The standard deviation is computed in float32, from the log-variance
+    clipped to [-30, 30] (the range `gaussian_log_likelihood` uses) so that a
+    diverging encoder (log-variance beyond ~177) gives a finite sample, not
+    inf/NaN; the clip has zero gradient outside that range.
 
     Args:
         seed: int, optional. Seed of the layer's `SeedGenerator`.
@@ -59,8 +65,9 @@ class GaussianSample(keras.layers.Layer):
         if not sample:
             return ops.cast(mu, self.compute_dtype)
         mu32 = ops.cast(mu, "float32")
-        std = ops.exp(0.5 * ops.cast(logvar, "float32"))
-        eps = keras.random.normal(ops.shape(mu32), seed=self.seed_generator)
+        logvar32 = ops.clip(ops.cast(logvar, "float32"), *LOGVAR_RANGE)
+        std = ops.exp(0.5 * logvar32)
+        eps = _replica_noise(ops.shape(mu32), self.seed_generator)
         return ops.cast(mu32 + std * eps, self.compute_dtype)
 
     def compute_output_shape(self, mu_shape, logvar_shape=None):
@@ -72,3 +79,27 @@ class GaussianSample(keras.layers.Layer):
             {"seed": self.seed, "sample_at_inference": self.sample_at_inference}
         )
         return config
+
+
+def _replica_noise(shape, seed_generator):
+    """Standard normal noise of `shape`; under a `tf.distribute` strategy with
+    N replicas, this replica's rows of one draw for the global batch.
+
+    Every replica holds the same generator state, so each draws the noise of
+    the whole global batch (N times its own rows) and keeps the rows of its
+    share: with the global batch split evenly, training samples the same noise
+    as one device on that global batch.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        if replicas > 1:
+            rows = shape[0]
+            start = ctx.replica_id_in_sync_group * rows
+            full = keras.random.normal(
+                (rows * replicas, *shape[1:]), seed=seed_generator
+            )
+            return full[start : start + rows]
+    return keras.random.normal(shape, seed=seed_generator)

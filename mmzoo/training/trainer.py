@@ -10,7 +10,9 @@ running the same command again after a crash resumes from it.
 import csv
 import dataclasses
 import io
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -21,10 +23,12 @@ from mmzoo.builder import build_from_config
 from mmzoo.data import load_data, to_dataset
 from mmzoo.errors import ConfigError, DataError, MmzooError
 from mmzoo.fileio import atomic_path, write_json_atomic, write_text_atomic
-from mmzoo.training import backup
+from mmzoo.models.base import compile_model
+from mmzoo.training import backup, scale
 from mmzoo.training.callbacks import KLAnnealing, StopOnNonFinite
 from mmzoo.training.metrics import classification_metrics
 
+KEEP_WORKER_DIR = "MMZOO_KEEP_WORKER_DIR"
 RUN_FILES = ("model.keras", "history.csv", "metrics.json", "config.yaml", "logs")
 
 
@@ -175,6 +179,10 @@ def train_run(
             "train.backup_every must be an integer >= 0 (0: at epoch ends only). "
             f"Received {every!r}"
         )
+    scale.check_train_options(cfg.train)
+    # First: a multi-worker strategy must start before TensorFlow runs an op.
+    strategy = scale.make_strategy(cfg.train["strategy"])
+    replicas = strategy.num_replicas_in_sync
     source, options = data_options(cfg, source)
     cfg.data = {"source": source, **options}
     seed = int(cfg.train["seed"])
@@ -184,21 +192,30 @@ def train_run(
 
     # Build before touching the run dir: a bad config writes nothing.
     keras.utils.set_random_seed(seed)
-    model = _build(cfg, train_data)
-    # Create every variable a backup restores before `fit` starts: the
-    # optimizer's, and the compiled metrics' (Keras builds those lazily when it
-    # traces the first step, after the callbacks' `on_epoch_begin`).
-    model.optimizer.build(model.trainable_variables)
-    try:  # Keras 3 trainer API; without it only the resumed epoch's metrics
-        # start from zero (the weights are exact either way).
-        model._symbolic_build(data_batch=next(iter(to_dataset(val_data, 2))))
-    except Exception:  # noqa: BLE001 - a model this cannot build traces later
-        pass
-    run_dir = prepare_run_dir(run_dir, cfg, overwrite)
-    saved = backup.latest_backup(run_dir)
+    with scale.precision_scope(cfg.train["precision"]), strategy.scope():
+        model = _build(cfg, train_data, replicas)
+        # Create every variable a backup restores before `fit` starts: the
+        # optimizer's, and the compiled metrics' (Keras builds those lazily
+        # when it traces the first step, after the callbacks' `on_epoch_begin`).
+        model.optimizer.build(model.trainable_variables)
+        try:  # Keras 3 trainer API; without it only the resumed epoch's
+            # metrics start from zero (the weights are exact either way).
+            model._symbolic_build(data_batch=next(iter(to_dataset(val_data, 2))))
+        except Exception:  # noqa: BLE001 - a model this cannot build traces later
+            pass
+    saved = backup.latest_backup(run_dir) if Path(run_dir).is_dir() else None
+    if scale.is_chief(strategy):
+        run_dir = prepare_run_dir(run_dir, cfg, overwrite)
+        saved = backup.latest_backup(run_dir)
+    else:
+        # Another worker of a multi-worker run: it reads the chief's backup
+        # (a shared file system) and writes only to a scratch directory of its
+        # own, removed at the end unless MMZOO_KEEP_WORKER_DIR=1.
+        run_dir = Path(tempfile.mkdtemp(prefix="mmzoo-worker-"))
     restore = backup.read_backup(saved) if saved else None
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict()))
-    batch_size = int(cfg.train["batch_size"])
+    # train.batch_size is per replica; a step takes one global batch.
+    batch_size = int(cfg.train["batch_size"]) * replicas
     num_epochs = int(cfg.train["epochs"])
     steps = -(-len(train_data) // batch_size)
     if restore and restore[0].get("steps_per_epoch") != steps:
@@ -247,13 +264,22 @@ def train_run(
     write_json_atomic(run_dir / "metrics.json", {"split": "val", **metrics})
     save_model(model, run_dir / "model.keras")
     backup.remove_backups(run_dir)
+    if not scale.is_chief(strategy) and os.environ.get(KEEP_WORKER_DIR) != "1":
+        shutil.rmtree(run_dir, ignore_errors=True)
     return TrainResult(model, history, metrics, run_dir)
 
 
-def _build(cfg, data):
-    """`build_from_config`, with a constructor's `ValueError` as a `ConfigError`."""
+def _build(cfg, data, replicas=1):
+    """`build_from_config` compiled for `replicas` replicas (the learning rate
+    of `train.lr_scaling`), with a constructor's `ValueError` as a
+    `ConfigError`."""
+    train = {
+        **cfg.train,
+        "learning_rate": scale.effective_learning_rate(cfg.train, replicas),
+    }
     try:
-        return build_from_config(cfg, data=data)
+        model = build_from_config(cfg, data=data, compile=False)
+        return compile_model(model, train)
     except MmzooError:
         raise
     except (ValueError, TypeError) as e:
@@ -301,7 +327,7 @@ def write_history_csv(path, rows):
 def evaluate_model(predict, data, batch_size=256):
     """Metrics of `predict` (a model or `Predictor`) on `MultimodalData`.
 
-    A model with an `evaluation_report(data)` method (the captioner: BLEU)
+    A model with an `evaluation_report(data)` method (the captioner: BLEU, CIDEr)
     reports its own JSON-able metrics.
     """
     model = getattr(predict, "model", None) or predict

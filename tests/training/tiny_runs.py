@@ -2,6 +2,7 @@
 subprocess: `python tiny_runs.py NAME RUN_DIR` (the tests SIGKILL it with the
 `MMZOO_TEST_KILL_AT` hook of `mmzoo.training.backup`)."""
 
+import json
 import sys
 
 import numpy as np
@@ -27,6 +28,7 @@ if "tiny_mvae" not in list_sources():
             labels=labels,
             num_classes=3,
         )
+
 
 if "tiny_mmim" not in list_sources():
 
@@ -97,6 +99,22 @@ RUNS = {
 }
 
 
+# Overrides that make a tiny run deterministic across replicas, for the
+# distribution tests: dropout off (each replica draws its own masks) and, for
+# mvae, all subsets (sampled subsets are drawn per replica).
+_ENCODER = {"units": [4], "dropout": 0.0}
+NO_DROPOUT = {
+    "gmu": {"dropout": 0.0},
+    "mvae": {"subsets": "all"},
+    "mmim": {
+        "fusion_dropout": 0.0,
+        "text_encoder": {"type": "features", "output_dim": 4, **_ENCODER},
+        "audio_encoder": {"type": "mlp", "output_dim": 3, **_ENCODER},
+        "video_encoder": {"type": "mlp", "output_dim": 3, **_ENCODER},
+    },
+}
+
+
 def tiny_config(name, **extra):
     model, overrides = RUNS[name]
     cfg = load_config(model, {**overrides, **extra})
@@ -112,4 +130,6 @@ def train(name, run_dir, **extra):
 
 
 if __name__ == "__main__":
-    train(sys.argv[1], sys.argv[2])
+    # NAME RUN_DIR [JSON overrides]
+    extra = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    train(sys.argv[1], sys.argv[2], **extra)

@@ -27,6 +27,7 @@ from keras import ops
 
 from mmzoo.losses import gaussian_log_likelihood, info_nce
 from mmzoo.models.mmim.estimators import MODALITIES, PAIRS
+from mmzoo.training import scale
 
 STAGES = (1, 2)
 
@@ -94,13 +95,25 @@ def task_terms(model, logits, y):
 
 
 def main_objective(model, reps, y, training):
-    """Stage 2's loss and its terms (dict of float32 scalars)."""
+    """Stage 2's loss and its terms (dict of float32 scalars).
+
+    Under a multi-replica `tf.distribute` strategy the batch-level terms (CPC's
+    negatives and the mixture entropy) see the global batch, gathered from
+    every replica, so that training equals single-device training on the same
+    global batches; the per-example terms use the replica's own examples.
+    """
     task, score, positive = task_terms(model, reps["logits"], y)
-    cpc = sum(info_nce(model.cpc[m](reps["fusion"]), reps[m]) for m in MODALITIES)
+    every = scale.gather_across_replicas
+    cpc = sum(
+        info_nce(every(model.cpc[m](reps["fusion"])), every(reps[m]))
+        for m in MODALITIES
+    )
     likelihood = sum(pair_likelihoods(model, reps, training).values())
     entropy = sum(
         model.entropy_estimators[t](
-            model.entropy_projections[t](reps[t]), positive, training=training
+            every(model.entropy_projections[t](reps[t])),
+            every(positive),
+            training=training,
         )
         for _, t in PAIRS
     )
@@ -139,14 +152,15 @@ def run_stages(model, data, stages=STAGES):
         fixed = {k: ops.stop_gradient(v) for k, v in reps.items()}
         with tf.GradientTape() as estimator_tape:
             likelihood = sum(pair_likelihoods(model, fixed, True).values())
-            estimator_loss = -likelihood
+            estimator_loss = scale.scale_loss_for_distribution(-likelihood)
         grads = estimator_tape.gradient(estimator_loss, groups["estimator"])
         apply_gradients(model.estimator_optimizer, grads, groups["estimator"])
         logs["likelihood"] = likelihood
     if 2 in stages:
         with tape:  # resumes recording: the estimators now hold their update
             loss, main_logs = main_objective(model, reps, y, training=True)
-        grads = tape.gradient(loss, groups["text"] + groups["main"])
+            scaled = scale.scale_loss_for_distribution(loss)
+        grads = tape.gradient(scaled, groups["text"] + groups["main"])
         count = len(groups["text"])
         apply_gradients(model.text_optimizer, grads[:count], groups["text"])
         apply_gradients(model.optimizer, grads[count:], groups["main"])

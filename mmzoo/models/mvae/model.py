@@ -10,6 +10,7 @@ from mmzoo.models.mvae import networks
 from mmzoo.models.mvae import subsets as subset_lib
 from mmzoo.models.mvae.checks import check_model_args
 from mmzoo.registry import register_model
+from mmzoo.training.scale import scale_loss_for_distribution
 
 PRESENCE = subset_lib.PRESENCE
 
@@ -227,7 +228,9 @@ class MVAE(ZooModel):
         x, y = data[0], data[1]
         with tf.GradientTape() as tape:
             loss, logs = self.objective(x, y, training=True)
-            scaled = self.optimizer.scale_loss(loss)
+            # Each replica's mean over its share of the global batch; the
+            # optimizer sums the replicas' gradients (as Keras' compute_loss).
+            scaled = self.optimizer.scale_loss(scale_loss_for_distribution(loss))
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)

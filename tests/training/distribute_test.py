@@ -1,0 +1,202 @@
+"""`tf.distribute` training: `MirroredStrategy` over two logical CPUs and
+`MultiWorkerMirroredStrategy` over two worker processes on 127.0.0.1 train to
+the same weights as one device on the same global batches.
+
+Every process is started with a hard timeout and reaped (killed if still
+running) when the test ends.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tiny_runs
+
+from mmzoo.config import load_config
+from mmzoo.errors import ConfigError
+from mmzoo.export.predictor import load_keras_model
+from mmzoo.training import scale
+from mmzoo.training.trainer import train_run
+
+HERE = Path(__file__).resolve().parent
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _run(cmd, timeout=300, env=ENV):
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", ["gmu", "mvae", "mmim"])
+def test_mirrored_two_replicas_equal_one_device(name):
+    # One process per model: TensorFlow's collective keys do not survive a
+    # second MirroredStrategy in the same process.
+    out = _run([sys.executable, str(HERE / "distributed_runs.py"), name])
+    difference = json.loads(out.strip().splitlines()[-1])[name]
+    assert difference < 1e-5
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+# The same tiny runs as the mirrored test, 2 epochs: gmu through the CLI (its
+# built-in synthetic source), mvae and mmim through the `tiny_runs` driver
+# (their tiny sources live in the tests).
+GMU_SETS = {
+    "encoder_units": [4],
+    "head_units": [4],
+    "dropout": 0.0,
+    "data.num_train": 80,
+    "data.num_val": 20,
+}
+COMMON = {"train.epochs": 2, "train.lr_scaling": "none", "train.clipnorm": None}
+
+
+def _overrides(name, global_batch):
+    extra = GMU_SETS if name == "gmu" else tiny_runs.NO_DROPOUT[name]
+    return {**extra, **COMMON, "train.batch_size": global_batch}
+
+
+def _command(name, run_dir, per_replica):
+    overrides = _overrides(name, per_replica)
+    if name == "gmu":  # through the CLI
+        sets = [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
+        return [
+            sys.executable,
+            "-m",
+            "mmzoo.cli",
+            "train",
+            "gmu",
+            "--out",
+            str(run_dir),
+            "--strategy",
+            "multi_worker",
+            *[a for s in sets for a in ("--set", s)],
+        ]
+    return [
+        sys.executable,
+        str(HERE / "tiny_runs.py"),
+        name,
+        str(run_dir),
+        json.dumps({**overrides, "train.strategy": "multi_worker"}),
+    ]
+
+
+@pytest.mark.parametrize("name", ["gmu", "mvae", "mmim"])
+def test_multi_worker_trains_like_one_process(name, tmp_path):
+    per_replica = tiny_runs.RUNS[name][1]["train.batch_size"] // 2
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    run_dir = tmp_path / "run"  # both workers are given the same --out
+    procs = []
+    try:
+        for index in range(2):
+            scratch = tmp_path / f"tmp{index}"
+            scratch.mkdir()
+            env = {
+                **ENV,
+                "TF_CONFIG": json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": index}}
+                ),
+                "TMPDIR": str(scratch),
+                "MMZOO_KEEP_WORKER_DIR": "1",
+            }
+            procs.append(
+                subprocess.Popen(
+                    _command(name, run_dir, per_replica),
+                    env=env,
+                    cwd=HERE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        errors = [p.communicate(timeout=300)[1] for p in procs]
+    finally:
+        for p in procs:  # reaped whatever happened
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, err in zip(procs, errors):
+        assert p.returncode == 0, err[-3000:]
+
+    # Only the chief (worker 0) wrote the run directory; worker 1 wrote only
+    # its own scratch directory.
+    assert {p.name for p in run_dir.iterdir()} == {
+        "config.yaml",
+        "history.csv",
+        "logs",
+        "metrics.json",
+        "model.keras",
+    }
+    assert not list((tmp_path / "tmp0").glob("mmzoo-worker-*"))
+    (worker_dir,) = (tmp_path / "tmp1").glob("mmzoo-worker-*")
+    chief = load_keras_model(run_dir / "model.keras").get_weights()
+    worker = load_keras_model(worker_dir / "model.keras").get_weights()
+    for a, b in zip(chief, worker):
+        np.testing.assert_array_equal(a, b)
+
+    # One process, one device, the same global batches.
+    overrides = {**_overrides(name, 2 * per_replica), "train.strategy": "one_device"}
+    if name == "gmu":
+        cfg = load_config("gmu", overrides)
+    else:
+        cfg = tiny_runs.tiny_config(name, **overrides)
+    single = train_run(cfg, tmp_path / "single", verbose=0).model.get_weights()
+    assert len(single) == len(chief)
+    for a, b in zip(single, chief):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
+
+
+def test_learning_rate_rule():
+    train = {"learning_rate": 0.01, "lr_scaling": "linear"}
+    assert scale.effective_learning_rate(train, 8) == pytest.approx(0.08)
+    assert scale.effective_learning_rate({**train, "lr_scaling": "none"}, 8) == 0.01
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("precision", "float8"), ("strategy", "tpu"), ("lr_scaling", "sqrt")],
+)
+def test_unknown_options_are_refused(key, value):
+    train = {"precision": "float32", "strategy": "auto", "lr_scaling": "linear"}
+    with pytest.raises(ConfigError, match=f"train.{key} must be one of .*{value}"):
+        scale.check_train_options({**train, key: value})
+
+
+def test_auto_is_one_device_without_gpus_or_cluster(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("this machine has GPUs")
+    strategy = scale.make_strategy("auto")
+    assert strategy.num_replicas_in_sync == 1
+    assert scale.is_chief(strategy)
+
+
+def test_bad_tf_config_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ConfigError, match="TF_CONFIG is not valid JSON"):
+        scale.make_strategy("auto")
+
+
+def test_tiny_run_batch_sizes_split_evenly():
+    # The equality above needs every global batch split evenly.
+    for name in ("gmu", "mvae", "mmim"):
+        assert tiny_runs.RUNS[name][1]["train.batch_size"] % 2 == 0
