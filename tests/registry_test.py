@@ -10,6 +10,7 @@ def test_duplicate_registration_raises():
     class Other(keras.Model):
         pass
 
+    get_architecture("gmu")  # imports the models: registers gmu (run alone)
     with pytest.raises(ValueError, match="'gmu' is already registered"):
         register_model("gmu")(Other)
 
