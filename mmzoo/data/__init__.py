@@ -20,3 +20,4 @@ __all__ = [
     "resolve_data_dir",
     "to_dataset",
 ]
+from mmzoo.data import tfds_builders  # noqa: E402, F401  (registers the tfds builders)
