@@ -5,6 +5,8 @@
 loss and metrics of each task, and the constructor arguments read from the data.
 """
 
+import contextlib
+import functools
 import inspect
 
 import keras
@@ -12,6 +14,52 @@ import keras
 from mmzoo.errors import ConfigError
 
 TASKS = ("multiclass", "multilabel")
+# `get_config` key of the dtype policy a zoo model was built under (only when
+# it is not float32: float32 configs are exactly the constructor arguments).
+POLICY_KEY = "dtype"
+
+
+@contextlib.contextmanager
+def _global_policy(name):
+    """Set the global Keras dtype policy to `name` (None: unchanged); restore."""
+    if name is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _get_config_with_policy(get_config):
+    @functools.wraps(get_config)
+    def wrapper(self):
+        config = get_config(self)
+        policy = self.dtype_policy.name
+        if policy != "float32" and POLICY_KEY not in config:
+            config = {**config, POLICY_KEY: policy}
+        return config
+
+    wrapper._records_policy = True
+    return wrapper
+
+
+def _from_config_under_policy(from_config):
+    func = from_config.__func__
+
+    @functools.wraps(func)
+    def wrapper(cls, config):
+        config = dict(config)
+        policy = config.pop(POLICY_KEY, None)
+        if isinstance(policy, dict):  # a serialised DTypePolicy
+            policy = keras.dtype_policies.deserialize(policy).name
+        with _global_policy(policy):
+            return func(cls, config)
+
+    wrapper._records_policy = True
+    return classmethod(wrapper)
 
 
 class ZooModel(keras.Model):
@@ -27,6 +75,21 @@ class ZooModel(keras.Model):
     """
 
     prediction_output = "probabilities"
+
+    def __init_subclass__(cls, **kwargs):
+        # Mixed precision survives `.keras` save/load: `get_config` records the
+        # dtype policy the model was built under (`precision_scope`), and
+        # `from_config` rebuilds every layer under it, whatever the global
+        # policy when loading. Applied to every subclass's own methods.
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("get_config")
+        if own is not None and not getattr(own, "_records_policy", False):
+            cls.get_config = _get_config_with_policy(own)
+        own = cls.__dict__.get("from_config")
+        if isinstance(own, classmethod) and not getattr(
+            own.__func__, "_records_policy", False
+        ):
+            cls.from_config = _from_config_under_policy(own)
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
@@ -60,7 +123,9 @@ class ZooModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config = dict(config)
+        with _global_policy(config.pop(POLICY_KEY, None)):
+            return cls(**config)
 
 
 class ClassifierModel(ZooModel):
