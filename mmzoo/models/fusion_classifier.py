@@ -19,6 +19,11 @@ from mmzoo.layers import (
 from mmzoo.layers.modality_dropout import ModalityDropout
 from mmzoo.models.base import ClassifierModel
 from mmzoo.models.encoders import mlp_encoder
+from mmzoo.models.pretrained import (
+    build_encoder,
+    plain_encoders,
+    resolve_encoders,
+)
 from mmzoo.registry import register_model
 
 # `fusion["name"]` -> fusion layer class (`none`: one modality, no fusion).
@@ -102,6 +107,11 @@ class FusionClassifier(ClassifierModel):
         dropout: float in [0, 1). Dropout in encoders and head.
         use_mask_input: bool. Add a `modality_mask` input.
         modality_dropout: float in [0, 1). Rate of modality dropout in training.
+        encoders: dict, optional. Modality name -> encoder spec, `{"mlp":
+            [units]}`, `{"hub": HANDLE_OR_PATH, ...}` (TF-Hub) or `{"keras_hub":
+            CLASS_NAME, ...}` (a keras-hub backbone); see
+            `mmzoo.models.pretrained`. Other modalities get the MLP of
+            `encoder_units`.
         name: str. Model name.
 
     Example:
@@ -140,6 +150,7 @@ class FusionClassifier(ClassifierModel):
         dropout=0.0,
         use_mask_input=False,
         modality_dropout=0.0,
+        encoders=None,
         name="fusion_classifier",
         **kwargs,
     ):
@@ -149,11 +160,15 @@ class FusionClassifier(ClassifierModel):
         fusion_name = fusion["name"]
         late = fusion_name == "late"
 
+        specs = (
+            resolve_encoders(encoders, modalities, encoder_units) if encoders else None
+        )
+
         # === Layers ===
-        encoders = {
+        encoder_layers = {
             m: mlp_encoder(list(encoder_units), dropout, name=f"{m}_encoder")
             for m in modalities
-            if encoder_units
+            if encoder_units and specs is None
         }
         fusion_layer = _fusion_layer(fusion)
         if late:  # one head and classifier per modality
@@ -170,10 +185,19 @@ class FusionClassifier(ClassifierModel):
             dropper = ModalityDropout(modality_dropout, name="modality_dropout")
 
         # === Functional model ===
-        inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
-        encoded = {
-            m: encoders[m](inputs[m]) if encoders else inputs[m] for m in modalities
-        }
+        if specs is None:
+            inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
+            encoded = {
+                m: encoder_layers[m](inputs[m]) if encoder_layers else inputs[m]
+                for m in modalities
+            }
+        else:  # pretrained (TF-Hub, keras-hub) or MLP encoders per modality
+            inputs, encoded = {}, {}
+            for m in modalities:
+                modality_inputs, encoded[m] = build_encoder(
+                    m, specs[m], input_dims[m], dropout
+                )
+                inputs.update(modality_inputs)
         mask = None
         if use_mask_input:
             mask = keras.Input((len(modalities),), name="modality_mask")
@@ -213,9 +237,12 @@ class FusionClassifier(ClassifierModel):
         self.fusion = dict(fusion)
         self.use_mask_input = use_mask_input
         self.modality_dropout = modality_dropout
+        self.encoders = (
+            {m: specs[m] for m in sorted(encoders)} if specs is not None else None
+        )
 
     def get_config(self):
-        return {
+        config = {
             "input_dims": dict(self.input_dims),
             "num_classes": self.num_classes,
             "task": self.task,
@@ -227,6 +254,9 @@ class FusionClassifier(ClassifierModel):
             "modality_dropout": self.modality_dropout,
             "name": self.name,
         }
+        if self.encoders is not None:  # only then: older configs are unchanged
+            config["encoders"] = plain_encoders(self.encoders)
+        return config
 
 
 def _fusion_layer(fusion):

@@ -4,6 +4,11 @@ from mmzoo.errors import ConfigError
 from mmzoo.layers import GatedMultimodalUnit
 from mmzoo.models.base import ClassifierModel
 from mmzoo.models.encoders import mlp_encoder
+from mmzoo.models.pretrained import (
+    build_encoder,
+    plain_encoders,
+    resolve_encoders,
+)
 from mmzoo.registry import register_model
 
 
@@ -32,6 +37,11 @@ class GMUClassifier(ClassifierModel):
         head_units: list of int. Dense widths between the GMU and the output.
         dropout: float in [0, 1). Dropout in encoders and head.
         use_mask_input: bool. Add a `modality_mask` input for missing modalities.
+        encoders: dict, optional. Modality name -> encoder spec, `{"mlp":
+            [units]}`, `{"hub": HANDLE_OR_PATH, ...}` (TF-Hub) or `{"keras_hub":
+            CLASS_NAME, ...}` (a keras-hub backbone); see
+            `mmzoo.models.pretrained`. Other modalities get the MLP of
+            `encoder_units`.
         name: str. Model name.
 
     Example:
@@ -55,17 +65,22 @@ class GMUClassifier(ClassifierModel):
         head_units=(),
         dropout=0.0,
         use_mask_input=False,
+        encoders=None,
         name="gmu_classifier",
         **kwargs,
     ):
         modalities = self.check_classifier_args(input_dims, num_classes, task, dropout)
         _check_hidden_dim(hidden_dim)
 
+        specs = (
+            resolve_encoders(encoders, modalities, encoder_units) if encoders else None
+        )
+
         # === Layers ===
-        encoders = {
+        encoder_layers = {
             m: mlp_encoder(list(encoder_units), dropout, name=f"{m}_encoder")
             for m in modalities
-            if encoder_units
+            if encoder_units and specs is None
         }
         gmu = GatedMultimodalUnit(
             hidden_dim, gate_on=gate_on, return_gates=True, name="gmu"
@@ -74,10 +89,19 @@ class GMUClassifier(ClassifierModel):
         classifier = self.output_layer(num_classes, task)
 
         # === Functional model ===
-        inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
-        encoded = {
-            m: encoders[m](inputs[m]) if encoders else inputs[m] for m in modalities
-        }
+        if specs is None:
+            inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
+            encoded = {
+                m: encoder_layers[m](inputs[m]) if encoder_layers else inputs[m]
+                for m in modalities
+            }
+        else:  # pretrained (TF-Hub, keras-hub) or MLP encoders per modality
+            inputs, encoded = {}, {}
+            for m in modalities:
+                modality_inputs, encoded[m] = build_encoder(
+                    m, specs[m], input_dims[m], dropout
+                )
+                inputs.update(modality_inputs)
         mask = None
         if use_mask_input:
             mask = keras.Input((len(modalities),), name="modality_mask")
@@ -99,9 +123,12 @@ class GMUClassifier(ClassifierModel):
         self.hidden_dim = hidden_dim
         self.gate_on = gate_on
         self.use_mask_input = use_mask_input
+        self.encoders = (
+            {m: specs[m] for m in sorted(encoders)} if specs is not None else None
+        )
 
     def get_config(self):
-        return {
+        config = {
             "input_dims": dict(self.input_dims),
             "num_classes": self.num_classes,
             "task": self.task,
@@ -113,6 +140,9 @@ class GMUClassifier(ClassifierModel):
             "use_mask_input": self.use_mask_input,
             "name": self.name,
         }
+        if self.encoders is not None:  # only then: older configs are unchanged
+            config["encoders"] = plain_encoders(self.encoders)
+        return config
 
 
 def _check_hidden_dim(hidden_dim):

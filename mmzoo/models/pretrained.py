@@ -1,0 +1,547 @@
+"""Modality encoders from TF-Hub and keras-hub, and the `encoders` spec.
+
+A modality's encoder in `fusion_classifier` / `gmu` is one of (see
+`resolve_encoder_spec`):
+
+- `{"mlp": [units]}`: the built-in MLP over a (batch, d) feature vector (the
+  default, with `encoder_units`).
+- `{"hub": HANDLE_OR_PATH, "trainable": False, "output_key": None,
+  "signature": None, "input_shape": None, "input_dtype": None, "units": []}`:
+  a TF2 SavedModel in the TF-Hub format (an image feature vector, a text
+  embedding), wrapped in the Keras 3 layer `HubEncoder` (`hub.KerasLayer`
+  belongs to tf-keras and does not mix with Keras 3 models).
+- `{"keras_hub": CLASS_NAME, "preset": None, "config": {...}, "trainable":
+  True, "output": "pooled", "input_shape": None, "units": []}`: a keras-hub
+  backbone (`ResNetBackbone`, `EfficientNetBackbone`, `BertBackbone`...),
+  from a preset or from its class and an explicit config.
+
+The model input of such a modality takes what the encoder takes: images
+(batch, H, W, 3) float32, strings (batch,) for a text embedding, token ids and
+a padding mask for a BERT backbone (inputs `<modality>_token_ids` and
+`<modality>_padding_mask`). Its shape and dtype come from the spec's
+`input_shape` / `input_dtype`, else from the module's call signature (hub) or
+the backbone's inputs (keras-hub); `input_dims[modality]` is then not used
+for the input shape.
+"""
+
+import copy
+import hashlib
+import os
+
+import keras
+import tensorflow as tf
+
+from mmzoo.errors import ConfigError
+
+ENCODER_KINDS = ("mlp", "hub", "keras_hub")
+HUB_KEYS = {
+    "hub",
+    "trainable",
+    "output_key",
+    "signature",
+    "input_shape",
+    "input_dtype",
+    "units",
+}
+KERAS_HUB_KEYS = {
+    "keras_hub",
+    "preset",
+    "config",
+    "trainable",
+    "output",
+    "input_shape",
+    "units",
+}
+KERAS_HUB_OUTPUTS = ("pooled", "sequence")
+
+
+# --------------------------------------------------------------------------
+# TF-Hub
+
+
+def tfhub_cache_dir():
+    """The TF-Hub cache directory: `$TFHUB_CACHE_DIR`, else hub's default
+    (`<system temp>/tfhub_modules`)."""
+    import tempfile
+
+    return os.environ.get("TFHUB_CACHE_DIR") or os.path.join(
+        tempfile.gettempdir(), "tfhub_modules"
+    )
+
+
+def _is_remote(handle):
+    return "://" in handle and not handle.startswith("file://")
+
+
+def resolve_hub_handle(handle):
+    """Local directory of a TF-Hub handle (URL or path); `ConfigError` if not.
+
+    A local path is used as is. A URL (`https://tfhub.dev/...`,
+    `https://www.kaggle.com/models/...`) is resolved by `hub.resolve`: from
+    the cache when it was downloaded before, else by downloading it. Without
+    network access a URL that is not cached fails fast (a DNS or connection
+    error) and becomes a `ConfigError` naming the handle and the cache.
+    """
+    if not _is_remote(handle):
+        path = handle[len("file://") :] if handle.startswith("file://") else handle
+        if not os.path.isdir(path):
+            raise ConfigError(
+                f"TF-Hub handle {handle!r} is neither a URL nor an existing "
+                "directory (a TF2 SavedModel in the TF-Hub format)."
+            )
+        return path
+    import tensorflow_hub as hub
+
+    try:
+        return hub.resolve(handle)
+    except Exception as e:  # urllib's URLError is an OSError; TF's OpError...
+        cache = tfhub_cache_dir()
+        cached = os.path.join(cache, hashlib.sha1(handle.encode("utf8")).hexdigest())
+        raise ConfigError(
+            f"Cannot resolve the TF-Hub handle {handle!r}: {type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else ''}. It is not in the "
+            f"TF-Hub cache (TFHUB_CACHE_DIR={cache}, expected at {cached}) and "
+            "could not be downloaded. Without network access, download it on a "
+            "connected machine into the same TFHUB_CACHE_DIR, or use the path "
+            "of a local SavedModel directory as the handle."
+        ) from e
+
+
+def load_hub_module(handle):
+    """`tf.saved_model.load` of a resolved handle; `ConfigError` if not one."""
+    path = resolve_hub_handle(handle)
+    if not (
+        os.path.isfile(os.path.join(path, "saved_model.pb"))
+        or os.path.isfile(os.path.join(path, "saved_model.pbtxt"))
+    ):
+        raise ConfigError(
+            f"TF-Hub handle {handle!r} resolved to {path}, which is not a TF2 "
+            "SavedModel (no saved_model.pb)."
+        )
+    try:
+        return tf.saved_model.load(path)
+    except Exception as e:  # TF raises many types for bad SavedModels
+        raise ConfigError(
+            f"Cannot load the SavedModel of TF-Hub handle {handle!r} at {path}: "
+            f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        ) from e
+
+
+def _concrete_functions(fn):
+    if hasattr(fn, "concrete_functions"):
+        return list(fn.concrete_functions)
+    if (
+        hasattr(fn, "get_concrete_function")
+        and getattr(fn, "input_signature", None) is not None
+    ):
+        return [fn.get_concrete_function()]
+    return [fn]
+
+
+def _module_variables(module, fn):
+    """(trainable, non-trainable) tf.Variables that `fn` of `module` uses.
+
+    The TF-Hub Reusable SavedModel API lists them as `variables` and
+    `trainable_variables`; otherwise they are read off `fn`'s concrete
+    functions.
+    """
+    trainable, others, seen = [], [], set()
+    if hasattr(module, "variables") and hasattr(module, "trainable_variables"):
+        candidates = [(v, True) for v in module.trainable_variables]
+        candidates += [(v, False) for v in module.variables]
+    else:
+        candidates = []
+        for cf in _concrete_functions(fn):
+            candidates += [(v, True) for v in getattr(cf, "trainable_variables", [])]
+            candidates += [(v, False) for v in getattr(cf, "variables", [])]
+    for v, is_trainable in candidates:
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        (trainable if is_trainable and v.trainable else others).append(v)
+    return trainable, others
+
+
+def _takes_training(fn):
+    for cf in _concrete_functions(fn):
+        signature = getattr(cf, "structured_input_signature", None)
+        if signature and "training" in signature[1]:
+            return True
+    return False
+
+
+def _input_spec_of(fn):
+    """The `tf.TensorSpec` of `fn`'s single input, if its signature has one."""
+    for cf in _concrete_functions(fn):
+        signature = getattr(cf, "structured_input_signature", None)
+        if not signature:
+            continue
+        args, kwargs = signature
+        specs = list(args) + [v for k, v in kwargs.items() if k != "training"]
+        specs = [s for s in tf.nest.flatten(specs) if isinstance(s, tf.TensorSpec)]
+        if len(specs) == 1:
+            return specs[0]
+    return None
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class HubEncoder(keras.layers.Layer):
+    """A TF2 SavedModel in the TF-Hub format as a Keras 3 layer.
+
+    The handle (a tfhub.dev / Kaggle URL, or a local SavedModel directory) is
+    resolved with `hub.resolve` and loaded with `tf.saved_model.load`; `call`
+    runs the module's `__call__` (or `signatures[signature]`), passing
+    `training` when the module takes it, and picks `output_key` from a dict
+    output. The module's variables are the layer's weights: trainable (fine
+    tuning) with `trainable=True`, frozen otherwise.
+
+    `get_config` stores the handle: a `.keras` file rebuilds the layer by
+    loading the module from the handle again (from the cache, or a download).
+    With `trainable=True` the file also stores the module's (fine-tuned)
+    variables, restored over the loaded ones; a frozen module is not copied
+    into the file. A SavedModel export of a model with this layer includes the
+    module's functions and variables (the module is tracked by the layer).
+
+    Args:
+        handle: str. TF-Hub handle or SavedModel path.
+        trainable: bool. Fine-tune the module's variables.
+        output_key: str, optional. The key to take from a dict output.
+        signature: str, optional. Call `signatures[signature]` (with the
+            input as its single keyword argument) instead of `__call__`.
+
+    Example:
+
+    >>> encoder = HubEncoder("/path/to/saved_model")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, handle, trainable=False, output_key=None, signature=None, **kwargs
+    ):
+        kwargs.setdefault("dtype", "float32")  # the module computes in float32
+        super().__init__(trainable=trainable, **kwargs)
+        self.handle = str(handle)
+        self.output_key = output_key
+        self.signature = signature
+        module = load_hub_module(self.handle)
+        if signature is not None:
+            if signature not in module.signatures:
+                raise ConfigError(
+                    f"TF-Hub module {self.handle!r} has no signature "
+                    f"{signature!r}; it has {sorted(module.signatures)}."
+                )
+            fn = module.signatures[signature]
+        elif callable(module):
+            fn = module
+        else:
+            raise ConfigError(
+                f"TF-Hub module {self.handle!r} has no `__call__` (not in the "
+                "TF2 TF-Hub format); name one of its signatures with "
+                f"`signature` ({sorted(module.signatures)})."
+            )
+        # Attributes of a Keras 3 layer are tracked by TensorFlow: a SavedModel
+        # export of the model saves the module's functions and variables.
+        self._module = module
+        self._fn = fn
+        self._takes_training = signature is None and _takes_training(
+            getattr(module, "__call__", fn)
+        )
+        trainable_vars, other_vars = _module_variables(
+            module, getattr(fn, "__call__", fn)
+        )
+        for v in trainable_vars:
+            self._track_variable(_wrap_variable(v, True))
+        for v in other_vars:
+            self._track_variable(_wrap_variable(v, False))
+        self._build_at_init()
+
+    def input_spec_of_module(self):
+        """The module's `tf.TensorSpec` input, if its signature has exactly one."""
+        if self.signature is not None:
+            specs = list(self._fn.structured_input_signature[1].values())
+            return specs[0] if len(specs) == 1 else None
+        return _input_spec_of(self._module.__call__)
+
+    def call(self, inputs, training=False):
+        if self.signature is not None:
+            name = list(self._fn.structured_input_signature[1])[0]
+            result = self._fn(**{name: inputs})
+        elif self._takes_training:
+            # Training mode only when fine-tuning (as BatchNormalization).
+            result = self._fn(inputs, training=bool(training and self.trainable))
+        else:
+            result = self._fn(inputs)
+        if isinstance(result, dict):
+            key = self.output_key
+            if key is None and len(result) == 1:
+                key = next(iter(result))
+            if key not in result:
+                raise ConfigError(
+                    f"TF-Hub module {self.handle!r} returns a dict with keys "
+                    f"{sorted(result)}; set `output_key` to one of them "
+                    f"(output_key={self.output_key!r})."
+                )
+            result = result[key]
+        elif self.output_key is not None:
+            raise ConfigError(
+                f"`output_key`={self.output_key!r} is set but TF-Hub module "
+                f"{self.handle!r} does not return a dict."
+            )
+        return tf.cast(result, self.compute_dtype)
+
+    def save_own_variables(self, store):
+        if self.trainable:  # fine-tuned values; a frozen module is the handle's
+            super().save_own_variables(store)
+
+    def load_own_variables(self, store):
+        if len(store.keys()):
+            super().load_own_variables(store)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "handle": self.handle,
+                "output_key": self.output_key,
+                "signature": self.signature,
+            }
+        )
+        return config
+
+
+def _wrap_variable(variable, trainable):
+    """A Keras variable sharing `variable` (the module's functions read it)."""
+    wrapped = keras.Variable(
+        initializer="zeros",  # replaced below; scalar-sized placeholder
+        shape=(),
+        dtype=variable.dtype.name,
+        trainable=trainable,
+        name=variable.name.split(":")[0].replace("/", "_"),
+    )
+    wrapped._value = variable
+    wrapped._shape = tuple(variable.shape)
+    wrapped._ndim = len(wrapped._shape)
+    return wrapped
+
+
+# --------------------------------------------------------------------------
+# keras-hub
+
+
+def keras_hub_cache_dir():
+    """Where keras-hub presets are cached: kagglehub's cache (`KAGGLEHUB_CACHE`,
+    default `~/.cache/kagglehub`); `hf://` presets use the Hugging Face cache."""
+    return os.environ.get("KAGGLEHUB_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "kagglehub"
+    )
+
+
+def keras_hub_backbone(spec, name):
+    """A keras-hub backbone from a resolved `keras_hub` spec."""
+    import keras_hub
+
+    class_name = spec["keras_hub"]
+    cls = getattr(keras_hub.models, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, keras_hub.models.Backbone)):
+        raise ConfigError(
+            f"`keras_hub: {class_name!r}` is not a keras-hub backbone class "
+            "(e.g. BertBackbone, ResNetBackbone, EfficientNetBackbone)."
+        )
+    preset = spec.get("preset")
+    if preset:
+        try:
+            backbone = cls.from_preset(preset, **dict(spec.get("config") or {}))
+        except Exception as e:  # requests' ConnectionError is an OSError
+            raise ConfigError(
+                f"Cannot load the keras-hub preset {preset!r} ({class_name}): "
+                f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                f". Presets are downloads (Kaggle, Hugging Face), cached in "
+                f"{keras_hub_cache_dir()} (KAGGLEHUB_CACHE; `hf://` presets in "
+                "the Hugging Face cache, HF_HOME). Without network access use a "
+                "local preset directory, or `config:` with the class's "
+                "arguments (random weights)."
+            ) from e
+    else:
+        try:
+            backbone = cls(**dict(spec.get("config") or {}))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(
+                f"Invalid `config` for keras-hub {class_name}: {e}. Received "
+                f"config={spec.get('config')!r}"
+            ) from e
+    backbone.trainable = bool(spec.get("trainable", True))
+    return backbone
+
+
+# --------------------------------------------------------------------------
+# Encoder specs
+
+
+def resolve_encoder_spec(modality, spec):
+    """A checked copy of the `encoders[modality]` spec (`ConfigError` if bad)."""
+    if isinstance(spec, (list, tuple)):
+        spec = {"mlp": list(spec)}
+    if not isinstance(spec, dict):
+        raise ConfigError(
+            f"`encoders[{modality!r}]` must be a dict with one of the keys "
+            f"{ENCODER_KINDS}. Received {spec!r}"
+        )
+    kinds = [k for k in ENCODER_KINDS if k in spec]
+    if len(kinds) != 1:
+        raise ConfigError(
+            f"`encoders[{modality!r}]` must have exactly one of the keys "
+            f"{ENCODER_KINDS}. Received {spec!r}"
+        )
+    kind = kinds[0]
+    allowed = (
+        {"mlp"} if kind == "mlp" else (HUB_KEYS if kind == "hub" else KERAS_HUB_KEYS)
+    )
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"Unknown keys {unknown} in `encoders[{modality!r}]` ({kind}); "
+            f"allowed: {sorted(allowed)}. Received {spec!r}"
+        )
+    spec = copy.deepcopy(dict(spec))
+    if kind == "mlp":
+        return spec
+    if not isinstance(spec[kind], str) or not spec[kind]:
+        raise ConfigError(
+            f"`encoders[{modality!r}][{kind!r}]` must be a non-empty string. "
+            f"Received {spec!r}"
+        )
+    spec.setdefault("trainable", kind == "keras_hub")
+    spec.setdefault("units", [])
+    if not isinstance(spec["trainable"], bool):
+        raise ConfigError(
+            f"`encoders[{modality!r}]['trainable']` must be a bool. Received {spec!r}"
+        )
+    if kind == "keras_hub":
+        spec.setdefault("output", "pooled")
+        if spec["output"] not in KERAS_HUB_OUTPUTS:
+            raise ConfigError(
+                f"`encoders[{modality!r}]['output']` must be one of "
+                f"{KERAS_HUB_OUTPUTS}. Received {spec!r}"
+            )
+    return spec
+
+
+def build_encoder(modality, spec, input_dim, dropout=0.0):
+    """(inputs, encoded) of one modality: a dict of model inputs, the features.
+
+    A keras-hub spec with a `preset` is updated in place to the preset's
+    architecture (`config`, no `preset`), for the model's `get_config`.
+
+    `inputs` maps input names to `keras.Input`s (`modality` itself, or
+    `<modality>_<key>` for a backbone with several inputs).
+    """
+    from mmzoo.models.encoders import mlp_encoder
+
+    name = f"{modality}_encoder"
+    if "mlp" in spec:
+        x = keras.Input((int(input_dim),), name=modality)
+        units = spec["mlp"]
+        encoded = mlp_encoder(list(units), dropout, name=name)(x) if units else x
+        return {modality: x}, encoded
+    if "hub" in spec:
+        layer = HubEncoder(
+            spec["hub"],
+            trainable=spec["trainable"],
+            output_key=spec.get("output_key"),
+            signature=spec.get("signature"),
+            name=name,
+        )
+        shape, dtype = spec.get("input_shape"), spec.get("input_dtype")
+        module_spec = layer.input_spec_of_module()
+        if shape is None:
+            if module_spec is None or module_spec.shape.rank is None:
+                raise ConfigError(
+                    f"Cannot read the input shape of TF-Hub module "
+                    f"{spec['hub']!r} from its signature; set "
+                    f"`encoders[{modality!r}]['input_shape']` (without the "
+                    "batch axis, e.g. [224, 224, 3], or [] for strings)."
+                )
+            shape = list(module_spec.shape)[1:]
+        if dtype is None:
+            dtype = module_spec.dtype.name if module_spec is not None else "float32"
+        x = keras.Input(tuple(shape), dtype=dtype, name=modality)
+        inputs, encoded = {modality: x}, layer(x)
+    else:
+        backbone = keras_hub_backbone(spec, name)
+        if spec.get("preset"):
+            # Rebuilt from its architecture (weights from the `.keras` file):
+            # reloading a model needs no download.
+            config = backbone.get_config()
+            for key in ("name", "trainable", "dtype"):
+                config.pop(key, None)
+            spec["config"] = config
+            spec["preset"] = None
+        inputs, encoded = _apply_backbone(modality, spec, backbone)
+    if len(encoded.shape) > 2:  # a feature map or a sequence: average it
+        if len(encoded.shape) > 3:
+            flat = keras.layers.Reshape(
+                (-1, encoded.shape[-1]), name=f"{modality}_flat"
+            )
+            encoded = flat(encoded)
+        encoded = keras.layers.GlobalAveragePooling1D(name=f"{modality}_pool")(encoded)
+    if spec["units"]:
+        encoded = mlp_encoder(list(spec["units"]), dropout, name=f"{modality}_mlp")(
+            encoded
+        )
+    return inputs, encoded
+
+
+def _apply_backbone(modality, spec, backbone):
+    structure = backbone.input
+    if isinstance(structure, dict):
+        inputs = {
+            key: keras.Input(
+                tuple(t.shape[1:]), dtype=t.dtype, name=f"{modality}_{key}"
+            )
+            for key, t in structure.items()
+        }
+        out = backbone(inputs)
+        model_inputs = {f"{modality}_{k}": v for k, v in inputs.items()}
+    else:
+        shape = spec.get("input_shape") or tuple(structure.shape[1:])
+        x = keras.Input(tuple(shape), dtype=structure.dtype, name=modality)
+        out = backbone(x)
+        model_inputs = {modality: x}
+    if isinstance(out, dict):
+        key = f"{spec['output']}_output"
+        if key not in out:
+            raise ConfigError(
+                f"keras-hub {spec['keras_hub']} returns {sorted(out)}; "
+                f"`output: {spec['output']}` needs {key!r}."
+            )
+        out = out[key]
+    return model_inputs, out
+
+
+def resolve_encoders(encoders, modalities, encoder_units):
+    """`{modality: spec}` for every modality (MLP from `encoder_units` unless
+    `encoders` says otherwise); `ConfigError` for unknown modalities."""
+    encoders = dict(encoders or {})
+    unknown = sorted(set(encoders) - set(modalities))
+    if unknown:
+        raise ConfigError(
+            f"`encoders` names modalities {unknown} that are not in "
+            f"`input_dims` ({modalities}). Received encoders={encoders!r}"
+        )
+    return {
+        m: resolve_encoder_spec(m, encoders.get(m, {"mlp": list(encoder_units)}))
+        for m in modalities
+    }
+
+
+def plain_encoders(encoders):
+    """`encoders` as plain dicts and lists (for `get_config`), or None."""
+    import collections.abc
+
+    def plain(value):
+        if isinstance(value, collections.abc.Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return None if encoders is None else plain(encoders)
