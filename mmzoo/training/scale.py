@@ -25,7 +25,17 @@ follows `train.lr_scaling`: `linear` (the default; Goyal et al. 2017,
 "Accurate, Large Minibatch SGD") multiplies `train.learning_rate` by the number
 of replicas, so that one replica trains exactly as before and N replicas train
 like one device on the N times larger global batch at N times the rate; `none`
-keeps `train.learning_rate` for the global batch.
+keeps `train.learning_rate` for the global batch. (MMIM's
+`text_learning_rate` and `estimator_learning_rate` are model settings and are
+not rescaled.)
+
+Exactness: with the global batch split evenly, N replicas train to the same
+weights as one device on the same global batches (the tests check 1e-5) --
+batch-level terms (MMIM's CPC and mixture entropy) gather the global batch,
+and `GaussianSample` draws the global batch's noise -- except for what each
+replica draws on its own (dropout masks, the MVAE's sampled subsets) and for
+`clipnorm`, which Keras applies to each replica's gradient before the
+replicas' gradients are summed.
 """
 
 import contextlib
