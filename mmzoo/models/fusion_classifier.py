@@ -18,12 +18,7 @@ from mmzoo.layers import (
 )
 from mmzoo.layers.modality_dropout import ModalityDropout
 from mmzoo.models.base import ClassifierModel
-from mmzoo.models.encoders import mlp_encoder
-from mmzoo.models.pretrained import (
-    build_encoder,
-    plain_encoders,
-    resolve_encoders,
-)
+from mmzoo.models.pretrained import encode_modalities, plain_encoders
 from mmzoo.registry import register_model
 
 # `fusion["name"]` -> fusion layer class (`none`: one modality, no fusion).
@@ -160,16 +155,7 @@ class FusionClassifier(ClassifierModel):
         fusion_name = fusion["name"]
         late = fusion_name == "late"
 
-        specs = (
-            resolve_encoders(encoders, modalities, encoder_units) if encoders else None
-        )
-
         # === Layers ===
-        encoder_layers = {
-            m: mlp_encoder(list(encoder_units), dropout, name=f"{m}_encoder")
-            for m in modalities
-            if encoder_units and specs is None
-        }
         fusion_layer = _fusion_layer(fusion)
         if late:  # one head and classifier per modality
             heads = {m: self.head_layers(head_units, f"{m}_head") for m in modalities}
@@ -185,19 +171,10 @@ class FusionClassifier(ClassifierModel):
             dropper = ModalityDropout(modality_dropout, name="modality_dropout")
 
         # === Functional model ===
-        if specs is None:
-            inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
-            encoded = {
-                m: encoder_layers[m](inputs[m]) if encoder_layers else inputs[m]
-                for m in modalities
-            }
-        else:  # pretrained (TF-Hub, keras-hub) or MLP encoders per modality
-            inputs, encoded = {}, {}
-            for m in modalities:
-                modality_inputs, encoded[m] = build_encoder(
-                    m, specs[m], input_dims[m], dropout
-                )
-                inputs.update(modality_inputs)
+        # MLPs, or pretrained (TF-Hub, keras-hub) encoders per modality.
+        specs, inputs, encoded = encode_modalities(
+            modalities, input_dims, encoder_units, encoders, dropout
+        )
         mask = None
         if use_mask_input:
             mask = keras.Input((len(modalities),), name="modality_mask")
@@ -252,10 +229,9 @@ class FusionClassifier(ClassifierModel):
             "dropout": self.dropout,
             "use_mask_input": self.use_mask_input,
             "modality_dropout": self.modality_dropout,
+            "encoders": plain_encoders(self.encoders),
             "name": self.name,
         }
-        if self.encoders is not None:  # only then: older configs are unchanged
-            config["encoders"] = plain_encoders(self.encoders)
         return config
 
 

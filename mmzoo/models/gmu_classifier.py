@@ -3,12 +3,7 @@ import keras
 from mmzoo.errors import ConfigError
 from mmzoo.layers import GatedMultimodalUnit
 from mmzoo.models.base import ClassifierModel
-from mmzoo.models.encoders import mlp_encoder
-from mmzoo.models.pretrained import (
-    build_encoder,
-    plain_encoders,
-    resolve_encoders,
-)
+from mmzoo.models.pretrained import encode_modalities, plain_encoders
 from mmzoo.registry import register_model
 
 
@@ -72,16 +67,7 @@ class GMUClassifier(ClassifierModel):
         modalities = self.check_classifier_args(input_dims, num_classes, task, dropout)
         _check_hidden_dim(hidden_dim)
 
-        specs = (
-            resolve_encoders(encoders, modalities, encoder_units) if encoders else None
-        )
-
         # === Layers ===
-        encoder_layers = {
-            m: mlp_encoder(list(encoder_units), dropout, name=f"{m}_encoder")
-            for m in modalities
-            if encoder_units and specs is None
-        }
         gmu = GatedMultimodalUnit(
             hidden_dim, gate_on=gate_on, return_gates=True, name="gmu"
         )
@@ -89,19 +75,10 @@ class GMUClassifier(ClassifierModel):
         classifier = self.output_layer(num_classes, task)
 
         # === Functional model ===
-        if specs is None:
-            inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
-            encoded = {
-                m: encoder_layers[m](inputs[m]) if encoder_layers else inputs[m]
-                for m in modalities
-            }
-        else:  # pretrained (TF-Hub, keras-hub) or MLP encoders per modality
-            inputs, encoded = {}, {}
-            for m in modalities:
-                modality_inputs, encoded[m] = build_encoder(
-                    m, specs[m], input_dims[m], dropout
-                )
-                inputs.update(modality_inputs)
+        # MLPs, or pretrained (TF-Hub, keras-hub) encoders per modality.
+        specs, inputs, encoded = encode_modalities(
+            modalities, input_dims, encoder_units, encoders, dropout
+        )
         mask = None
         if use_mask_input:
             mask = keras.Input((len(modalities),), name="modality_mask")
@@ -138,10 +115,9 @@ class GMUClassifier(ClassifierModel):
             "head_units": list(self.head_units),
             "dropout": self.dropout,
             "use_mask_input": self.use_mask_input,
+            "encoders": plain_encoders(self.encoders),
             "name": self.name,
         }
-        if self.encoders is not None:  # only then: older configs are unchanged
-            config["encoders"] = plain_encoders(self.encoders)
         return config
 
 

@@ -517,6 +517,35 @@ def _apply_backbone(modality, spec, backbone):
     return model_inputs, out
 
 
+def encode_modalities(modalities, input_dims, encoder_units, encoders, dropout):
+    """The inputs and encodings of a classifier's modalities.
+
+    Without `encoders`, one vector input per modality and an MLP of
+    `encoder_units` (none if empty); with it, each modality's encoder from its
+    spec (`build_encoder`; MLP from `encoder_units` where it names none).
+
+    Returns:
+        (specs or None, {input name: keras.Input}, {modality: encoded tensor}).
+    """
+    from mmzoo.models.encoders import mlp_encoder
+
+    if not encoders:
+        inputs = {m: keras.Input((int(input_dims[m]),), name=m) for m in modalities}
+        encoded = {
+            m: mlp_encoder(list(encoder_units), dropout, name=f"{m}_encoder")(inputs[m])
+            if encoder_units
+            else inputs[m]
+            for m in modalities
+        }
+        return None, inputs, encoded
+    specs = resolve_encoders(encoders, modalities, encoder_units)
+    inputs, encoded = {}, {}
+    for m in modalities:
+        modality_inputs, encoded[m] = build_encoder(m, specs[m], input_dims[m], dropout)
+        inputs.update(modality_inputs)
+    return specs, inputs, encoded
+
+
 def resolve_encoders(encoders, modalities, encoder_units):
     """`{modality: spec}` for every modality (MLP from `encoder_units` unless
     `encoders` says otherwise); `ConfigError` for unknown modalities."""

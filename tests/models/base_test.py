@@ -13,11 +13,11 @@ from mmzoo.models.base import ClassifierModel
 # gained `use_mask_input` and `modality_dropout`, both off by default).
 GMU_KEYS = [
     "input_dims", "num_classes", "task", "encoder_units", "hidden_dim", "gate_on",
-    "head_units", "dropout", "use_mask_input", "name",
+    "head_units", "dropout", "use_mask_input", "encoders", "name",
 ]
 FUSION_KEYS = [
     "input_dims", "num_classes", "task", "encoder_units", "fusion", "head_units",
-    "dropout", "use_mask_input", "modality_dropout", "name",
+    "dropout", "use_mask_input", "modality_dropout", "encoders", "name",
 ]
 
 
@@ -41,6 +41,7 @@ def test_configs_are_unchanged():
         "head_units": [],
         "dropout": 0.0,
         "use_mask_input": False,
+        "encoders": None,
         "name": "gmu_classifier",
     }
     fusion = FusionClassifier({"b": 4, "a": 3}, encoder_units=[5])
