@@ -206,6 +206,7 @@ class BackupAndResume(keras.callbacks.Callback):
 
     def start_epoch(self, epoch, skip):
         self.epoch, self.skip = int(epoch), int(skip)
+        self._last_step = self.skip
 
     def on_train_begin(self, logs=None):
         if self.restore is not None:
@@ -222,11 +223,18 @@ class BackupAndResume(keras.callbacks.Callback):
             self.restore = None
 
     def on_train_batch_end(self, batch, logs=None):
+        # With `steps_per_execution` > 1 Keras calls this once per execution,
+        # with the index of its last batch: a backup is due when the steps
+        # since the last call crossed a multiple of `backup_every` (it is then
+        # taken at the end of that execution).
         step = self.skip + batch + 1
-        global_step = self.epoch * self.steps_per_epoch + step
+        offset = self.epoch * self.steps_per_epoch
+        global_step = offset + step
+        previous = offset + getattr(self, "_last_step", self.skip)
+        self._last_step = step
         if (
             self.backup_every
-            and global_step % self.backup_every == 0
+            and global_step // self.backup_every > previous // self.backup_every
             and step < self.steps_per_epoch  # the epoch-end backup follows
         ):
             self.save(self.epoch, step)

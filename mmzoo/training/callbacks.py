@@ -65,7 +65,8 @@ class NonFiniteLossError(MmzooError):
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stop training at the first NaN or Inf logged value, naming it and the step.
 
-    Every logged term is checked after each batch (`loss`, the MVAE's
+    Every logged term is checked after each batch, or each execution of
+    `steps_per_execution` batches (`loss`, the MVAE's
     `nelbo_*` and classifier terms, accuracy...) and at each epoch end (the
     validation terms too). It raises `NonFiniteLossError` from the callback,
     so the callbacks after it (the backup) never see the bad state: the last
@@ -84,14 +85,22 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     def start_epoch(self, epoch, skip):
         self.epoch, self.skip = int(epoch), int(skip)
+        self._last_step = self.skip
 
     def on_train_batch_end(self, batch, logs=None):
+        # Keras calls this once per execution of `steps_per_execution` steps,
+        # with the index of the last one: the message names the steps run.
         step = self.skip + batch + 1
-        self._check(
-            logs,
-            f"epoch {self.epoch + 1}, step {step} (global step "
-            f"{self.epoch * self.steps_per_epoch + step})",
+        first = getattr(self, "_last_step", self.skip) + 1
+        self._last_step = step
+        offset = self.epoch * self.steps_per_epoch
+        steps = f"step {step}" if first >= step else f"steps {first}-{step}"
+        where = (
+            f"global step {offset + step}"
+            if first >= step
+            else f"global steps {offset + first}-{offset + step}"
         )
+        self._check(logs, f"epoch {self.epoch + 1}, {steps} ({where})")
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(logs, f"the end of epoch {epoch + 1}")

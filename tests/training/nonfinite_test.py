@@ -33,6 +33,8 @@ def test_cli_stops_on_a_nan_loss_and_keeps_the_last_good_backup(tmp_path):
             "data.num_val=16",
             "--set",
             "train.batch_size=16",
+            "--set",
+            "train.steps_per_execution=1",  # checked and backed up every step
             "--epochs",
             "2",
             "--backup-every",

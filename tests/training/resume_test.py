@@ -38,6 +38,12 @@ KILLS = {
         ("backup:2", (1, 2)),  # 2nd write (end of epoch 1) torn: step 6 is kept
         ("epoch:1", (2, 0)),  # right after the epoch-end backup
     ],
+    # gmu_spe4: executions end at steps 4 and 5 of each epoch; a backup every
+    # 3 steps is taken at the first execution end past a multiple of 3.
+    "gmu_spe4": [
+        ("step:4", (0, 4)),  # global step 4 crossed 3
+        ("step:9", (1, 4)),  # global step 9 (epoch 1, step 4) crossed 6 and 9
+    ],
     # mmim: as mvae; its estimator optimizer's moments must be restored too.
     "mmim": [
         ("step:5", (1, 0)),

@@ -57,6 +57,7 @@ RUNS = {
             "train.epochs": 3,
             "train.batch_size": 16,
             "train.backup_every": 2,
+            "train.steps_per_execution": 1,  # a kill point after every step
             "data.num_train": 80,  # 5 steps per epoch
             "data.num_val": 20,
         },
@@ -79,6 +80,22 @@ RUNS = {
             "train.batch_size": 10,
             "train.backup_every": 3,
             "data": {"source": "tiny_mvae"},  # 4 steps per epoch
+        },
+    ),
+    # gmu, 4 steps per Keras execution: backups at the execution ends that
+    # cross a multiple of backup_every.
+    "gmu_spe4": (
+        "gmu",
+        {
+            "encoder_units": [4],
+            "head_units": [4],
+            "dropout": 0.3,
+            "train.epochs": 3,
+            "train.batch_size": 16,
+            "train.backup_every": 3,
+            "train.steps_per_execution": 4,
+            "data.num_train": 80,  # 5 steps per epoch: executions of 4 and 1
+            "data.num_val": 20,
         },
     ),
     # mmim: three optimizers (main, text, estimators) and the entropy memory.
