@@ -250,3 +250,31 @@ def test_attention_plot_has_one_panel_per_word(agg_backend):
             np.testing.assert_allclose(grid, att[i].reshape(side, side), rtol=1e-6)
     with pytest.raises(ValueError, match="square grid"):
         plot_caption_attention(images[0], ["a"], np.ones((1, 3)) / 3)
+
+
+def test_inception_resnet_v2_captioner_trains_frozen_and_round_trips(tmp_path):
+    # The encoder, at 139 px (a 3x3 grid; 75 px, the smallest it
+    # takes, leaves one position to attend over). Random weights: no download.
+    size = 139
+    model = _tiny(encoder="inception_resnet_v2", image_size=size)
+    assert model.image_encoder.count_params() > 50_000_000
+    assert not model.image_encoder.trainable_weights  # frozen by default
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, size, size, 3), "uint8")
+    captions = np.asarray(["a dog on the grass", "the red cat"], dtype=object)
+    data = MultimodalData(
+        {"image": images, "caption": captions}, captions, 0, "captioning"
+    )
+    ds = tf.data.Dataset.from_tensor_slices((data.features, data.labels)).batch(2)
+    before = model.image_encoder.weights[0].numpy().copy()
+    history = model.fit(ds, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert model.feature_cache.encoded == 2  # each image encoded once
+    np.testing.assert_array_equal(before, model.image_encoder.weights[0].numpy())
+    x, _ = next(iter(cached_feature_dataset(model, ds)))
+    assert x["image_features"].shape == (2, 9, 1536)
+    path = tmp_path / "irv2.keras"
+    model.save(path)
+    again = load_keras_model(path)
+    assert again.caption(images) == model.caption(images)
+    assert all(isinstance(c, str) for c in model.caption(images, method="beam"))
