@@ -132,6 +132,14 @@ def make_strategy(name):
     return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
 
 
+def is_multi_worker(strategy):
+    """True for `MultiWorkerMirroredStrategy` (one step per execution: Keras'
+    multi-step loop over a distributed iterator fails under it)."""
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def is_chief(strategy):
     """True on the one worker that writes the run directory and exports."""
     resolver = getattr(strategy, "cluster_resolver", None)

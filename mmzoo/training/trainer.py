@@ -193,7 +193,7 @@ def train_run(
     # Build before touching the run dir: a bad config writes nothing.
     keras.utils.set_random_seed(seed)
     with scale.precision_scope(cfg.train["precision"]), strategy.scope():
-        model = _build(cfg, train_data, replicas)
+        model = _build(cfg, train_data, replicas, scale.is_multi_worker(strategy))
         # Create every variable a backup restores before `fit` starts: the
         # optimizer's, and the compiled metrics' (Keras builds those lazily
         # when it traces the first step, after the callbacks' `on_epoch_begin`).
@@ -269,14 +269,17 @@ def train_run(
     return TrainResult(model, history, metrics, run_dir)
 
 
-def _build(cfg, data, replicas=1):
+def _build(cfg, data, replicas=1, multi_worker=False):
     """`build_from_config` compiled for `replicas` replicas (the learning rate
     of `train.lr_scaling`), with a constructor's `ValueError` as a
-    `ConfigError`."""
+    `ConfigError`. Under a multi-worker strategy one step runs per execution:
+    Keras' multi-step loop (`steps_per_execution` > 1) fails there."""
     train = {
         **cfg.train,
         "learning_rate": scale.effective_learning_rate(cfg.train, replicas),
     }
+    if multi_worker:
+        train["steps_per_execution"] = 1
     try:
         model = build_from_config(cfg, data=data, compile=False)
         return compile_model(model, train)
