@@ -20,20 +20,7 @@ import tensorflow as tf  # noqa: E402
 
 from mmzoo.data import load_data  # noqa: E402
 from mmzoo.models.captioner import Captioner, training  # noqa: E402
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch of a `fit` call."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
+from mmzoo.training.callbacks import EpochTimer  # noqa: E402
 
 
 def timed(fn, repeat=1):

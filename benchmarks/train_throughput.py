@@ -49,7 +49,6 @@ import json
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -60,6 +59,7 @@ import tensorflow as tf  # noqa: E402
 
 import mmzoo  # noqa: E402
 from mmzoo.models.base import compile_model  # noqa: E402
+from mmzoo.training.callbacks import EpochTimer  # noqa: E402
 from mmzoo.training.scale import PRECISIONS, precision_scope  # noqa: E402
 
 # The untrained captioner's words: any list holding the start and end tokens.
@@ -68,21 +68,6 @@ TEXT_WORDS = [f"word{i}" for i in range(200)]
 # Architectures whose `fit` reads a `tf.data` input to its end first (the
 # captioner encodes every image once): they get a finite dataset per epoch.
 READS_DATASET = ("captioner",)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of every epoch (on_epoch_begin -> on_epoch_end)."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-        self.last_logs = dict(logs or {})
 
 
 def _sentences(words, n, rng, length=(5, 15)):

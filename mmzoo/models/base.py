@@ -20,7 +20,7 @@ POLICY_KEY = "dtype"
 
 
 @contextlib.contextmanager
-def _global_policy(name):
+def global_dtype_policy(name):
     """Set the global Keras dtype policy to `name` (None: unchanged); restore."""
     if name is None:
         yield
@@ -55,7 +55,7 @@ def _from_config_under_policy(from_config):
         policy = config.pop(POLICY_KEY, None)
         if isinstance(policy, dict):  # a serialised DTypePolicy
             policy = keras.dtype_policies.deserialize(policy).name
-        with _global_policy(policy):
+        with global_dtype_policy(policy):
             return func(cls, config)
 
     wrapper._records_policy = True
@@ -124,7 +124,7 @@ class ZooModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        with _global_policy(config.pop(POLICY_KEY, None)):
+        with global_dtype_policy(config.pop(POLICY_KEY, None)):
             return cls(**config)
 
 

@@ -1,6 +1,7 @@
 """Training callbacks: KL annealing for VAEs, stopping on a non-finite loss."""
 
 import math
+import time
 
 import keras
 
@@ -116,3 +117,20 @@ class StopOnNonFinite(keras.callbacks.Callback):
                     f"Training stopped: the loss term {key!r} is {value} at "
                     f"{where}; expected a finite value.{self.hint}"
                 )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of every epoch of a `fit` call (`times`), and the last epoch's
+    logs (`last_logs`); for the benchmarks."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+        self.last_logs = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+        self.last_logs = dict(logs or {})

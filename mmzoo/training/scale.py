@@ -66,19 +66,16 @@ def check_train_options(train):
 @contextlib.contextmanager
 def precision_scope(precision):
     """Build models under the dtype policy `precision`; restore it after."""
-    import keras
+    # Imported here: mmzoo.models imports this module (the MVAE's train step).
+    from mmzoo.models.base import global_dtype_policy
 
     if precision not in PRECISIONS:
         raise ConfigError(
             f"--precision must be one of {', '.join(PRECISIONS)}. "
             f"Received {precision!r}"
         )
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
-    try:
+    with global_dtype_policy(precision):
         yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def cluster_spec():

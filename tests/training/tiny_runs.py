@@ -84,20 +84,6 @@ RUNS = {
     ),
     # gmu, 4 steps per Keras execution: backups at the execution ends that
     # cross a multiple of backup_every.
-    "gmu_spe4": (
-        "gmu",
-        {
-            "encoder_units": [4],
-            "head_units": [4],
-            "dropout": 0.3,
-            "train.epochs": 3,
-            "train.batch_size": 16,
-            "train.backup_every": 3,
-            "train.steps_per_execution": 4,
-            "data.num_train": 80,  # 5 steps per epoch: executions of 4 and 1
-            "data.num_val": 20,
-        },
-    ),
     # mmim: three optimizers (main, text, estimators) and the entropy memory.
     "mmim": (
         "mmim",
@@ -114,6 +100,14 @@ RUNS = {
         },
     ),
 }
+
+
+# gmu, 4 steps per Keras execution (executions of 4 and 1 steps an epoch):
+# backups at the execution ends that cross a multiple of backup_every.
+RUNS["gmu_spe4"] = (
+    "gmu",
+    {**RUNS["gmu"][1], "train.backup_every": 3, "train.steps_per_execution": 4},
+)
 
 
 # Overrides that make a tiny run deterministic across replicas, for the
