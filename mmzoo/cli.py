@@ -107,6 +107,11 @@ def _data_args(parser):
     parser.add_argument(
         "--data-dir", help="data directory (default: $MMZOO_DATA_DIR, then ./data)"
     )
+    parser.add_argument(
+        "--tfds-dir",
+        help="where the data's tfds records are prepared and reused (default: "
+        "$MMZOO_TFDS_DIR, then $TFDS_DATA_DIR, then ~/tensorflow_datasets)",
+    )
 
 
 def _import_tensorflow_quietly():
@@ -118,9 +123,12 @@ def _import_tensorflow_quietly():
     try:
         import tensorflow as tf
 
-        if not os.environ.get("TF_CONFIG"):
-            # Device start-up prints too; but a multi-worker strategy must
-            # configure the runtime before the first op runs.
+        if not os.environ.get("TF_CONFIG") and not os.environ.get(
+            "MMZOO_CPU_REPLICAS"
+        ):
+            # Device start-up prints too; but a multi-worker strategy, and a
+            # split of the CPU into replicas, must configure the runtime
+            # before the first op runs.
             tf.constant(0.0) + 0.0
     finally:
         os.dup2(saved, 2)
@@ -130,6 +138,8 @@ def _import_tensorflow_quietly():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if getattr(args, "tfds_dir", None):
+        os.environ["MMZOO_TFDS_DIR"] = args.tfds_dir
     if os.environ.get("MMZOO_VERBOSE_TF") != "1":
         _import_tensorflow_quietly()
     from mmzoo.errors import MmzooError

@@ -1,8 +1,17 @@
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# The data's tfds records (mmzoo.data.tfds_builders): prepared once per test
+# session in a directory of its own (subprocesses inherit it), never the
+# user's ~/tensorflow_datasets.
+_TFDS_DIR = tempfile.mkdtemp(prefix="mmzoo-test-tfds-")
+os.environ["MMZOO_TFDS_DIR"] = _TFDS_DIR
+atexit.register(shutil.rmtree, _TFDS_DIR, ignore_errors=True)
 
 import pytest  # noqa: E402
 

@@ -1,11 +1,17 @@
-"""Data sources (tf.data pipelines) for the zoo models."""
+"""Data sources for the zoo models, read through their tfds builders.
 
-from mmzoo.data import coco, digits3, mosi, synthetic  # noqa: F401  (registers)
+`load_data(source, split, data_dir, seed, **options)` reads the prepared
+records of the source's builder (`mmzoo.data.tfds_builders`), preparing them
+from the files in `data_dir` the first time.
+"""
+
+from mmzoo.data import coco, coco_captions, digits3, mosi, synthetic  # noqa: F401
 from mmzoo.data.base import (
     SPLITS,
     MultimodalData,
     list_sources,
     load_data,
+    read_source,
     register_source,
     resolve_data_dir,
     to_dataset,
@@ -16,6 +22,7 @@ __all__ = [
     "MultimodalData",
     "list_sources",
     "load_data",
+    "read_source",
     "register_source",
     "resolve_data_dir",
     "to_dataset",

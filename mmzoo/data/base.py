@@ -1,8 +1,13 @@
-"""Data sources: a registry of loaders returning `MultimodalData`.
+"""Data sources: a registry of readers returning `MultimodalData`.
 
 A source is a function `(split, data_dir, seed, **options) -> MultimodalData`
-registered with `register_source(name)`. Splits are `train`, `val`, `test` and
-`all` (every sample the source holds).
+that reads the files, registered with `register_source(name)`. Splits are
+`train`, `val`, `test` and `all` (every sample the source holds).
+
+`load_data` is the one way in: a source with a `tfds` builder (every zoo
+source; `register_records`) is read from the builder's prepared records,
+prepared by its reader the first time (see `mmzoo.data.tfds_builders`); a
+source without one (a user's own) calls its reader (`read_source`).
 """
 
 import dataclasses
@@ -15,7 +20,8 @@ import numpy as np
 from mmzoo.errors import DataError
 
 SPLITS = ("train", "val", "test", "all")
-_SOURCES = {}
+_SOURCES = {}  # name -> reader
+_RECORDS = {}  # name -> records reader (load_data's path for the source)
 
 
 @dataclasses.dataclass
@@ -29,6 +35,8 @@ class MultimodalData:
         num_classes: int.
         task: `"multiclass"` or `"multilabel"`.
         class_names: optional list of str.
+        origin: optional str: where the samples were read from (records
+            path, prepared or read, seconds), for logs.
     """
 
     features: dict
@@ -36,6 +44,7 @@ class MultimodalData:
     num_classes: int
     task: str = "multiclass"
     class_names: list = None
+    origin: str = None
 
     def __post_init__(self):
         sizes = {k: len(v) for k, v in self.features.items()}
@@ -70,6 +79,11 @@ def register_source(name):
     return decorator
 
 
+def source_reader(name):
+    """The registered reader function of source `name`."""
+    return _SOURCES[name]
+
+
 def list_sources():
     return sorted(_SOURCES)
 
@@ -81,12 +95,13 @@ def resolve_data_dir(data_dir=None):
     return Path(os.environ.get("MMZOO_DATA_DIR") or "data").expanduser()
 
 
-def load_data(source, split="train", data_dir=None, seed=0, **options):
-    """Load `split` of the data `source` as `MultimodalData`.
+def register_records(name, reader):
+    """Make `load_data(name, ...)` call `reader` (same arguments) instead of
+    the source's file reader: the prepared-records path of the tfds builders."""
+    _RECORDS[name] = reader
 
-    Raises:
-        DataError: unknown source, split or option, or unusable files.
-    """
+
+def check_source(source, split):
     if source not in _SOURCES:
         raise DataError(
             f"Unknown data source {source!r}. Available sources: "
@@ -96,10 +111,13 @@ def load_data(source, split="train", data_dir=None, seed=0, **options):
         raise DataError(
             f"Unknown split {split!r}. Expected one of {', '.join(SPLITS)}."
         )
-    fn = _SOURCES[source]
+
+
+def check_options(source, options):
+    """Refuse options the source's reader does not take."""
     valid = [
         p
-        for p in inspect.signature(fn).parameters
+        for p in inspect.signature(_SOURCES[source]).parameters
         if p not in ("split", "data_dir", "seed")
     ]
     for key in options:
@@ -108,6 +126,29 @@ def load_data(source, split="train", data_dir=None, seed=0, **options):
                 f"Unknown option {key!r} for data source {source!r}. Valid "
                 f"options: {', '.join(valid) or 'none'}."
             )
+
+
+def load_data(source, split="train", data_dir=None, seed=0, **options):
+    """Load `split` of the data `source` as `MultimodalData`.
+
+    A source with a tfds builder is read from its prepared records (prepared
+    on first use under `$MMZOO_TFDS_DIR`, see `mmzoo.data.tfds_builders`);
+    others from their files.
+
+    Raises:
+        DataError: unknown source, split or option, or unusable files.
+    """
+    check_source(source, split)
+    if source in _RECORDS:
+        return _RECORDS[source](source, split, data_dir, seed, **options)
+    return read_source(source, split, data_dir, seed, **options)
+
+
+def read_source(source, split="train", data_dir=None, seed=0, **options):
+    """`split` of `source` read from its files by the registered reader."""
+    check_source(source, split)
+    check_options(source, options)
+    fn = _SOURCES[source]
     data = fn(split=split, data_dir=resolve_data_dir(data_dir), seed=seed, **options)
     check_data(data, f"{source}/{split}")
     return data

@@ -27,6 +27,7 @@ from mmzoo.errors import DataError
 
 FOLDER = "coco_captions_mini"
 TASK = "captioning"
+DEFAULT_IMAGE_SIZE = 139
 
 
 # A decompression bomb is a small file whose header declares a huge image; the
@@ -234,12 +235,19 @@ def _split_files(root, split, split_seed, val_fraction):
     ]
 
 
+def check_image_size(image_size):
+    if not isinstance(image_size, int) or image_size < 8:
+        raise DataError(
+            f"`image_size` must be an integer >= 8. Received {image_size!r}"
+        )
+
+
 @register_source("coco_mini")
 def load_coco_captions(
     split,
     data_dir,
     seed=0,
-    image_size=139,
+    image_size=DEFAULT_IMAGE_SIZE,
     folder=FOLDER,
     max_images=None,
     split_seed=0,
@@ -254,10 +262,7 @@ def load_coco_captions(
     root = data_dir / folder
     if not root.is_dir():
         raise DataError(f"COCO caption folder not found: {root}")
-    if not isinstance(image_size, int) or image_size < 8:
-        raise DataError(
-            f"`image_size` must be an integer >= 8. Received {image_size!r}"
-        )
+    check_image_size(image_size)
     files = _split_files(root, split, split_seed, val_fraction)
     if max_images is not None:
         files = files[: int(max_images)]

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -193,7 +194,9 @@ def train_run(
     # Build before touching the run dir: a bad config writes nothing.
     keras.utils.set_random_seed(seed)
     with scale.precision_scope(cfg.train["precision"]), strategy.scope():
-        model = _build(cfg, train_data, replicas, scale.is_multi_worker(strategy))
+        model = _build(
+            cfg, train_data, replicas, scale.is_multi_worker(strategy) or replicas > 1
+        )
         # Create every variable a backup restores before `fit` starts: the
         # optimizer's, and the compiled metrics' (Keras builds those lazily
         # when it traces the first step, after the callbacks' `on_epoch_begin`).
@@ -243,6 +246,13 @@ def train_run(
         (restore[0]["epoch"], restore[0]["step"]) if restore else (0, 0)
     )
     val_ds = to_dataset(val_data, batch_size)
+    if verbose:  # after the checks: an error stays one line
+        for split, data in (("train", train_data), ("val", val_data)):
+            if data.origin:  # prepared now, or read from the records
+                print(
+                    f"data {source}/{split}: {len(data)} samples, {data.origin}",
+                    file=sys.stderr,
+                )
     for epoch in range(start_epoch, num_epochs):
         skip = start_step if epoch == start_epoch else 0
         for cb in (guard, saver):
@@ -269,16 +279,18 @@ def train_run(
     return TrainResult(model, history, metrics, run_dir)
 
 
-def _build(cfg, data, replicas=1, multi_worker=False):
+def _build(cfg, data, replicas=1, one_step=False):
     """`build_from_config` compiled for `replicas` replicas (the learning rate
     of `train.lr_scaling`), with a constructor's `ValueError` as a
-    `ConfigError`. Under a multi-worker strategy one step runs per execution:
-    Keras' multi-step loop (`steps_per_execution` > 1) fails there."""
+    `ConfigError`. `one_step` (a multi-worker strategy, or several replicas):
+    one step per execution, since Keras 3.15's multi-step loop
+    (`steps_per_execution` > 1) over a distributed iterator fails there ("You
+    must feed a value for placeholder tensor ... multi_step_on_iterator")."""
     train = {
         **cfg.train,
         "learning_rate": scale.effective_learning_rate(cfg.train, replicas),
     }
-    if multi_worker:
+    if one_step:
         train["steps_per_execution"] = 1
     try:
         model = build_from_config(cfg, data=data, compile=False)

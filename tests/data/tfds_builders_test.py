@@ -1,4 +1,5 @@
-"""The `tfds` builders: prepared from the real data, equal to `load_data`."""
+"""The `tfds` builders: prepared from the real data, equal to their readers,
+and `load_data`'s one path (prepared records, reused)."""
 
 import csv
 import importlib
@@ -9,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import mmzoo.data  # noqa: F401  (registers the builders)
-from mmzoo.data import coco, load_data, synthetic, tfds_builders
+from mmzoo.data import coco, load_data, read_source, synthetic, tfds_builders
 from mmzoo.errors import DataError
 
 SOURCES = {
@@ -119,12 +120,12 @@ def test_info(name, prepared):
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
-def test_records_equal_load_data(name, prepared, request):
+def test_records_equal_reader(name, prepared, request):
     builder = prepared(name)
     source, options = SOURCES[name]
     data_dir = None if source == "synthetic" else request.getfixturevalue("data_dir")
     for split in SPLITS[name]:
-        expected = load_data(
+        expected = read_source(
             source, tfds_builders.SPLITS[split], data_dir, 0, **options
         )
         got = _records(builder, split)
@@ -138,11 +139,11 @@ def test_records_equal_load_data(name, prepared, request):
                 np.testing.assert_array_equal(got[key], values)
 
 
-def test_coco_records_equal_load_data(prepared, data_dir):
+def test_coco_records_equal_reader(prepared, data_dir):
     builder = prepared("mmzoo_coco_mini")
     decode = coco._decoder(COCO_IMAGE_SIZE)
     for split in SPLITS["mmzoo_coco_mini"]:
-        expected = load_data(
+        expected = read_source(
             "coco_mini",
             tfds_builders.SPLITS[split],
             data_dir,
@@ -269,13 +270,98 @@ def test_reimport_keeps_one_registration():
 
 
 def test_synthetic_config_sizes(tmp_path):
-    config = tfds_builders.SyntheticConfig(
-        name="tiny", num_train=12, num_val=5, num_test=7, sigma=2.0
+    config = tfds_builders.LoaderConfig(
+        name="tiny",
+        options={"num_train": 12, "num_val": 5, "num_test": 7, "sigma": 2.0},
     )
     builder = tfds.builder("mmzoo_gmu_synthetic", config=config, data_dir=tmp_path)
     builder.download_and_prepare()
     sizes = {k: v.num_examples for k, v in builder.info.splits.items()}
     assert sizes == {"train": 12, "validation": 5, "test": 7}
-    expected = load_data("synthetic", "test", None, 0, num_test=7, sigma=2.0)
+    expected = read_source("synthetic", "test", None, 0, num_test=7, sigma=2.0)
     got = _records(builder, "test")
     np.testing.assert_array_equal(got["visual"], expected.features["visual"])
+
+
+# --------------------------------------------------------------------------
+# load_data: the one path (prepared records, reused, re-prepared on change)
+
+
+def _assert_data_equal(got, expected):
+    assert set(got.features) == set(expected.features)
+    for key, values in expected.features.items():
+        assert got.features[key].dtype == values.dtype, key
+        np.testing.assert_array_equal(got.features[key], values, err_msg=key)
+    assert got.labels.dtype == expected.labels.dtype
+    np.testing.assert_array_equal(got.labels, expected.labels)
+    assert (got.num_classes, got.task, got.class_names) == (
+        expected.num_classes,
+        expected.task,
+        expected.class_names,
+    )
+
+
+def _no_generation(monkeypatch, name):
+    def regenerate(*args, **kwargs):
+        raise AssertionError(f"{name}: the prepared records were regenerated")
+
+    monkeypatch.setattr(tfds.builder_cls(name), "_split_generators", regenerate)
+
+
+def test_load_data_prepares_once_then_reads(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMZOO_TFDS_DIR", str(tmp_path))
+    first = load_data("mosi", "train", data_dir, with_transcripts=True)
+    assert first.origin.startswith(f"prepared {tmp_path}/mmzoo_mosi/default/1.0.0")
+    _assert_data_equal(
+        first, read_source("mosi", "train", data_dir, with_transcripts=True)
+    )
+    _no_generation(monkeypatch, "mmzoo_mosi")
+    for split in ("train", "val"):
+        for options in ({}, {"with_transcripts": True}):
+            again = load_data("mosi", split, data_dir, **options)
+            assert again.origin.startswith("read "), again.origin
+            _assert_data_equal(again, read_source("mosi", split, data_dir, **options))
+    both = load_data("mosi", "all", data_dir)  # every prepared split, in order
+    assert len(both) == 1150 + 297
+    with pytest.raises(DataError, match="No test split"):
+        load_data("mosi", "test", data_dir)
+
+
+def test_changed_source_files_are_prepared_again(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMZOO_TFDS_DIR", str(tmp_path / "records"))
+    manual = tmp_path / "manual"
+    shutil.copytree(data_dir / "cmu_mosi_bclstm", manual / "cmu_mosi_bclstm")
+    before = load_data("mosi", "train", manual)
+    path = manual / "cmu_mosi_bclstm" / "audio_train0.csv"
+    rows = path.read_text().splitlines()
+    cells = rows[0].split(",")
+    cells[0] = "12345.5"
+    path.write_text("\n".join([",".join(cells), *rows[1:]]) + "\n")
+    after = load_data("mosi", "train", manual)
+    assert after.origin.startswith("prepared "), after.origin
+    assert before.features["audio"][0, 0] != 12345.5
+    assert after.features["audio"][0, 0] == np.float32(12345.5)
+
+
+def test_options_choose_the_builder_config(data_dir, monkeypatch):
+    # Record options (sizes, seed) get a config of their own; view options
+    # (COCO image_size, max_images) read the default records.
+    got = load_data("synthetic", "train", None, 3, num_train=12, sigma=2.0)
+    assert "/mmzoo_gmu_synthetic/o" in got.origin
+    _assert_data_equal(
+        got, read_source("synthetic", "train", None, 3, num_train=12, sigma=2.0)
+    )
+    small = load_data("coco_mini", "val", data_dir, image_size=16, max_images=3)
+    assert "/mmzoo_coco_mini/default/" in small.origin
+    _assert_data_equal(
+        small,
+        read_source("coco_mini", "val", data_dir, image_size=16, max_images=3),
+    )
+    with pytest.raises(DataError, match="Unknown option 'size'"):
+        load_data("mosi", "train", data_dir, size=3)
+
+
+def test_mnist_through_its_builder(data_dir):
+    got = load_data("mnist_image_label", "val", data_dir)
+    assert "/mmzoo_mnist/default/" in got.origin
+    _assert_data_equal(got, read_source("mnist_image_label", "val", data_dir))
