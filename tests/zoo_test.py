@@ -7,6 +7,7 @@ import mmzoo
 from mmzoo.builder import build_from_config
 from mmzoo.data import load_data, to_dataset
 from mmzoo.export import export_saved_model, load_keras_model, load_serving_signature
+from mmzoo.testing.offline_encoders import offline_overrides
 from mmzoo.training.trainer import data_options
 
 SELF_CONTAINED_SOURCES = ("synthetic",)
@@ -39,7 +40,8 @@ def _assert_outputs_close(actual, expected, what):
 
 @pytest.mark.parametrize("name", mmzoo.list_models())
 def test_zoo_model(name, request, tmp_path):
-    cfg = mmzoo.load_config(name)
+    # Configs naming pretrained downloads get tiny local encoders instead.
+    cfg = mmzoo.load_config(name, offline_overrides(name, tmp_path / "encoders"))
     data = _small_data(cfg, request)
     model = build_from_config(cfg, data=data)
 

@@ -156,9 +156,7 @@ class ClassifierModel(ZooModel):
                     f"`input_dims[{m!r}]` must be a positive integer. Received {d!r}"
                 )
         if task not in TASKS:
-            raise ConfigError(
-                f"`task` must be one of {TASKS}. Received task={task!r}"
-            )
+            raise ConfigError(f"`task` must be one of {TASKS}. Received task={task!r}")
         minimum = 2 if task == "multiclass" else 1
         if not isinstance(num_classes, int) or num_classes < minimum:
             raise ConfigError(
@@ -221,7 +219,9 @@ class ClassifierModel(ZooModel):
     @classmethod
     def data_overrides(cls, data):
         return {
-            "input_dims": {m: int(s[-1]) for m, s in data.feature_dims.items()},
+            "input_dims": {
+                m: int(s[-1]) if len(s) else 1 for m, s in data.feature_dims.items()
+            },
             "num_classes": int(data.num_classes),
             "task": data.task,
         }

@@ -11,17 +11,36 @@ A modality's encoder in `fusion_classifier` / `gmu` is one of (see
   embedding), wrapped in the Keras 3 layer `HubEncoder` (`hub.KerasLayer`
   belongs to tf-keras and does not mix with Keras 3 models).
 - `{"keras_hub": CLASS_NAME, "preset": None, "config": {...}, "trainable":
-  True, "output": "pooled", "input_shape": None, "units": []}`: a keras-hub
-  backbone (`ResNetBackbone`, `EfficientNetBackbone`, `BertBackbone`...),
-  from a preset or from its class and an explicit config.
+  True, "output": "pooled", "input_shape": None, "units": [], "tokenizer":
+  None, "vocabulary": None, "sequence_length": None, "tokenizer_config":
+  None}`: a keras-hub backbone (`ResNetBackbone`, `EfficientNetBackbone`,
+  `BertBackbone`...), from a preset or from its class and an explicit config.
 
 The model input of such a modality takes what the encoder takes: images
-(batch, H, W, 3) float32, strings (batch,) for a text embedding, token ids and
-a padding mask for a BERT backbone (inputs `<modality>_token_ids` and
-`<modality>_padding_mask`). Its shape and dtype come from the spec's
-`input_shape` / `input_dtype`, else from the module's call signature (hub) or
-the backbone's inputs (keras-hub); `input_dims[modality]` is then not used
-for the input shape.
+(batch, H, W, 3) float32, strings (batch,) for a text embedding. A keras-hub
+text backbone (BERT...) takes token ids and a padding mask (inputs
+`<modality>_token_ids`, `<modality>_padding_mask`...), unless the spec asks for
+its tokenizer: then the model input `<modality>` takes raw strings (batch,),
+and the tokenizer (`TextTokenizer`, a layer of the model) turns them into the
+backbone's inputs, so a `.keras` file and a SavedModel export take strings:
+
+- with a `preset`, `tokenizer: true` takes the preset's tokenizer
+  (`keras_hub.models.Tokenizer.from_preset`);
+- with `config:` (no download), `vocabulary:` (a list of word pieces, or the
+  path of a file with one per line) builds the backbone's tokenizer class
+  (`BertBackbone` -> `BertTokenizer`; `tokenizer: CLASS` names another) with
+  `tokenizer_config` (e.g. `{lowercase: true}`); the backbone's
+  `vocabulary_size` defaults to the vocabulary's size.
+
+`sequence_length` (default `min(128, max_sequence_length)`) is the packed
+length: `[CLS] tokens [SEP] [PAD]...`, truncated. The resolved spec keeps the
+tokenizer's class, vocabulary and config: a saved model needs no download.
+
+The input's shape and dtype otherwise come from the spec's `input_shape` /
+`input_dtype`, else from the module's call signature (hub) or the backbone's
+inputs (keras-hub); `input_dims[modality]` is then not used for the input
+shape (a string feature of the data, shape (n,), e.g. MOSI's `transcript`,
+gets `input_dims` 1 from `data_overrides`).
 """
 
 import copy
@@ -51,7 +70,13 @@ KERAS_HUB_KEYS = {
     "output",
     "input_shape",
     "units",
+    "tokenizer",
+    "vocabulary",
+    "sequence_length",
+    "tokenizer_config",
 }
+TOKENIZER_KEYS = ("tokenizer", "vocabulary", "sequence_length", "tokenizer_config")
+DEFAULT_SEQUENCE_LENGTH = 128
 KERAS_HUB_OUTPUTS = ("pooled", "sequence")
 
 
@@ -336,7 +361,7 @@ def keras_hub_cache_dir():
 
 
 def keras_hub_backbone(spec, name):
-    """A keras-hub backbone from a resolved `keras_hub` spec."""
+    """A keras-hub backbone from a resolved `keras_hub` spec, named `name`."""
     import keras_hub
 
     class_name = spec["keras_hub"]
@@ -349,7 +374,9 @@ def keras_hub_backbone(spec, name):
     preset = spec.get("preset")
     if preset:
         try:
-            backbone = cls.from_preset(preset, **dict(spec.get("config") or {}))
+            backbone = cls.from_preset(
+                preset, **{**dict(spec.get("config") or {}), "name": name}
+            )
         except Exception as e:  # requests' ConnectionError is an OSError
             raise ConfigError(
                 f"Cannot load the keras-hub preset {preset!r} ({class_name}): "
@@ -358,11 +385,16 @@ def keras_hub_backbone(spec, name):
                 f"{keras_hub_cache_dir()} (KAGGLEHUB_CACHE; `hf://` presets in "
                 "the Hugging Face cache, HF_HOME). Without network access use a "
                 "local preset directory, or `config:` with the class's "
-                "arguments (random weights)."
+                "arguments (random weights)"
+                + (
+                    " and a `vocabulary` for the tokenizer."
+                    if wants_tokenizer(name, spec)
+                    else "."
+                )
             ) from e
     else:
         try:
-            backbone = cls(**dict(spec.get("config") or {}))
+            backbone = cls(**{**dict(spec.get("config") or {}), "name": name})
         except (TypeError, ValueError) as e:
             raise ConfigError(
                 f"Invalid `config` for keras-hub {class_name}: {e}. Received "
@@ -370,6 +402,232 @@ def keras_hub_backbone(spec, name):
             ) from e
     backbone.trainable = bool(spec.get("trainable", True))
     return backbone
+
+
+# --------------------------------------------------------------------------
+# keras-hub tokenizers (strings in)
+
+
+def _tokenizer_class(name, where=""):
+    import keras_hub
+
+    cls = getattr(keras_hub.models, name, None) or getattr(
+        keras_hub.tokenizers, name, None
+    )
+    if not (
+        isinstance(cls, type)
+        and issubclass(cls, keras_hub.tokenizers.WordPieceTokenizer)
+    ):
+        raise ConfigError(
+            f"{where}`tokenizer: {name!r}` is not a keras-hub tokenizer class "
+            "with a WordPiece vocabulary (BertTokenizer, DistilBertTokenizer, "
+            "ElectraTokenizer...); other tokenizers are not supported inside "
+            "the model: feed token ids (no `tokenizer`) instead."
+        )
+    return cls
+
+
+def read_vocabulary(vocabulary, where="vocabulary"):
+    """A list of word pieces from a list, or a file with one per line."""
+    if isinstance(vocabulary, str):
+        path = os.path.expanduser(vocabulary)
+        if not os.path.isfile(path):
+            raise ConfigError(f"{where}: vocabulary file not found: {vocabulary}")
+        with open(path, encoding="utf-8") as f:
+            tokens = [line.rstrip() for line in f]  # as keras-hub reads it
+    else:
+        tokens = [str(t) for t in vocabulary]
+    if not tokens:
+        raise ConfigError(f"{where}: the vocabulary is empty.")
+    seen, duplicates = set(), []
+    for token in tokens:
+        if token in seen:
+            duplicates.append(token)
+        seen.add(token)
+    if duplicates:
+        raise ConfigError(
+            f"{where}: word pieces must be unique; repeated: "
+            f"{sorted(set(duplicates))[:10]}."
+        )
+    return tokens
+
+
+def _prepare_vocabulary(modality, spec):
+    """Read `vocabulary` into a list; default the backbone's vocabulary size."""
+    import inspect
+
+    import keras_hub
+
+    where = f"`encoders[{modality!r}]`"
+    spec["vocabulary"] = read_vocabulary(spec["vocabulary"], f"{where}['vocabulary']")
+    cls = getattr(keras_hub.models, spec["keras_hub"], None)
+    if not spec.get("preset") and isinstance(cls, type):
+        params = inspect.signature(cls.__init__).parameters
+        if "vocabulary_size" in params:
+            spec["config"] = dict(spec.get("config") or {})
+            spec["config"].setdefault("vocabulary_size", len(spec["vocabulary"]))
+
+
+def _finish_tokenizer_spec(modality, spec, backbone):
+    """Fill the tokenizer class, vocabulary, config and sequence length."""
+    where = f"`encoders[{modality!r}]`"
+    if spec.get("vocabulary") is None:  # checked: there is a preset
+        tokenizer = _preset_tokenizer(spec)
+        config = {
+            k: v
+            for k, v in tokenizer.get_config().items()
+            if k not in ("name", "trainable", "dtype", "vocabulary", "config_file")
+        }
+        config.update(spec.get("tokenizer_config") or {})
+        spec["tokenizer"] = type(tokenizer).__name__
+        spec["vocabulary"] = list(tokenizer.get_vocabulary())
+        spec["tokenizer_config"] = config
+    if not isinstance(spec.get("tokenizer"), str):
+        default = spec["keras_hub"].replace("Backbone", "Tokenizer")
+        spec["tokenizer"] = default
+    _tokenizer_class(spec["tokenizer"], f"{where}: ")
+    spec["tokenizer_config"] = dict(spec.get("tokenizer_config") or {})
+    size = getattr(backbone, "vocabulary_size", None)
+    if size is not None and len(spec["vocabulary"]) > size:
+        raise ConfigError(
+            f"{where}: the vocabulary has {len(spec['vocabulary'])} word pieces "
+            f"but keras-hub {spec['keras_hub']} has vocabulary_size={size}."
+        )
+    maximum = getattr(backbone, "max_sequence_length", None)
+    if spec.get("sequence_length") is None:
+        spec["sequence_length"] = min(DEFAULT_SEQUENCE_LENGTH, maximum or 10**9)
+    if maximum is not None and spec["sequence_length"] > maximum:
+        raise ConfigError(
+            f"{where}: sequence_length={spec['sequence_length']} is longer than "
+            f"the backbone's max_sequence_length={maximum}."
+        )
+
+
+def _preset_tokenizer(spec):
+    import keras_hub
+
+    preset = spec["preset"]
+    try:
+        tokenizer = keras_hub.models.Tokenizer.from_preset(preset)
+    except Exception as e:  # requests' ConnectionError is an OSError
+        raise ConfigError(
+            f"Cannot load the tokenizer of the keras-hub preset {preset!r}: "
+            f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            f". Presets are downloads, cached in {keras_hub_cache_dir()} "
+            "(KAGGLEHUB_CACHE). Without network access use `config:` with a "
+            "`vocabulary`."
+        ) from e
+    if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+        raise ConfigError(
+            f"The keras-hub preset {preset!r} has a {type(tokenizer).__name__}; "
+            "only WordPiece tokenizers (BERT-style) run inside the model: feed "
+            "token ids (no `tokenizer`) instead."
+        )
+    return tokenizer
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class TextTokenizer(keras.layers.Layer):
+    """Raw strings -> a keras-hub text backbone's inputs, in the graph.
+
+    A keras-hub WordPiece tokenizer (`BertTokenizer`...) and a
+    `StartEndPacker`: `[CLS] tokens [SEP]`, truncated or padded (`[PAD]`) to
+    `sequence_length`. As a layer of the model, it is saved in the `.keras`
+    file (the vocabulary is in the config) and in a SavedModel export (TF Text
+    ops), which then takes strings. String ops do not compile with XLA
+    (`supports_jit = False`).
+
+    Args:
+        tokenizer_class: str. A keras-hub WordPiece tokenizer class name.
+        vocabulary: list of str. The word pieces, with the class's special
+            tokens (`[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]` for BERT).
+        sequence_length: int. Length of the packed token ids.
+        tokenizer_config: dict, optional. More arguments of the class
+            (`lowercase`...).
+
+    Call arguments:
+        text: (batch,) string tensor.
+
+    Returns:
+        dict of `token_ids`, `segment_ids` (zeros) and `padding_mask`, each
+        (batch, sequence_length) int32.
+
+    Example:
+
+    >>> import numpy as np
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "film"]
+    >>> tokenizer = TextTokenizer("BertTokenizer", vocab, 5, {"lowercase": True})
+    >>> [int(i) for i in tokenizer(np.array(["Good film"]))["token_ids"][0]]
+    [2, 5, 6, 3, 0]
+    """
+
+    def __init__(
+        self,
+        tokenizer_class,
+        vocabulary,
+        sequence_length,
+        tokenizer_config=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        import keras_hub
+
+        cls = _tokenizer_class(tokenizer_class)
+        self.tokenizer_class = str(tokenizer_class)
+        self.vocabulary = read_vocabulary(vocabulary)
+        self.sequence_length = int(sequence_length)
+        self.tokenizer_config = dict(tokenizer_config or {})
+        self.supports_jit = False
+        try:
+            self.tokenizer = cls(
+                vocabulary=self.vocabulary, name="wordpiece", **self.tokenizer_config
+            )
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ConfigError(
+                f"Cannot build keras-hub {tokenizer_class} from the vocabulary "
+                f"({len(self.vocabulary)} word pieces) and tokenizer_config="
+                f"{self.tokenizer_config!r}: {str(e).splitlines()[0][:300]}"
+            ) from e
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        self.packer = keras_hub.layers.StartEndPacker(
+            sequence_length=self.sequence_length,
+            start_value=getattr(self.tokenizer, "start_token_id", None),
+            end_value=getattr(self.tokenizer, "end_token_id", None),
+            pad_value=0 if pad is None else pad,
+            return_padding_mask=True,
+            name="packer",
+        )
+
+    def build(self, text_shape=None):
+        self.built = True  # no weights: the vocabulary is set in the constructor
+
+    def call(self, text):
+        token_ids, mask = self.packer(self.tokenizer(text))
+        token_ids = keras.ops.cast(token_ids, "int32")
+        return {
+            "token_ids": token_ids,
+            "segment_ids": keras.ops.zeros_like(token_ids),
+            "padding_mask": keras.ops.cast(mask, "int32"),
+        }
+
+    def compute_output_spec(self, text):
+        shape = (text.shape[0], self.sequence_length)
+        return {
+            key: keras.KerasTensor(shape, dtype="int32")
+            for key in ("token_ids", "segment_ids", "padding_mask")
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "tokenizer_class": self.tokenizer_class,
+                "vocabulary": list(self.vocabulary),
+                "sequence_length": self.sequence_length,
+                "tokenizer_config": dict(self.tokenizer_config),
+            }
+        )
+        return config
 
 
 # --------------------------------------------------------------------------
@@ -422,7 +680,76 @@ def resolve_encoder_spec(modality, spec):
                 f"`encoders[{modality!r}]['output']` must be one of "
                 f"{KERAS_HUB_OUTPUTS}. Received {spec!r}"
             )
+        _check_tokenizer_keys(modality, spec)
     return spec
+
+
+def _check_tokenizer_keys(modality, spec):
+    for key in TOKENIZER_KEYS:
+        spec.setdefault(key, None)
+    where = f"`encoders[{modality!r}]`"
+    tokenizer, vocabulary = spec["tokenizer"], spec["vocabulary"]
+    if tokenizer is not None and not isinstance(tokenizer, (bool, str)):
+        raise ConfigError(
+            f"{where}['tokenizer'] must be true (the preset's or the backbone's "
+            f"tokenizer) or a keras-hub tokenizer class name. Received {spec!r}"
+        )
+    if vocabulary is not None and not (
+        (isinstance(vocabulary, str) and vocabulary)
+        or (
+            isinstance(vocabulary, (list, tuple))
+            and vocabulary
+            and all(isinstance(t, str) for t in vocabulary)
+        )
+    ):
+        raise ConfigError(
+            f"{where}['vocabulary'] must be a non-empty list of word pieces or "
+            f"the path of a vocabulary file (one per line). Received "
+            f"vocabulary={_short(vocabulary)}"
+        )
+    length = spec["sequence_length"]
+    if length is not None and (
+        not isinstance(length, int) or isinstance(length, bool) or length < 3
+    ):
+        raise ConfigError(
+            f"{where}['sequence_length'] must be an integer >= 3 (start, end "
+            f"and one token). Received sequence_length={length!r}"
+        )
+    if spec["tokenizer_config"] is not None and not isinstance(
+        spec["tokenizer_config"], dict
+    ):
+        raise ConfigError(
+            f"{where}['tokenizer_config'] must be a dict of the tokenizer "
+            f"class's arguments. Received {spec['tokenizer_config']!r}"
+        )
+    if tokenizer and vocabulary is None and not spec.get("preset"):
+        raise ConfigError(
+            f"{where}: a tokenizer without a preset needs `vocabulary` (a list "
+            f"of word pieces or a vocabulary file). Received {_short(spec)}"
+        )
+    if tokenizer is False and vocabulary is not None:
+        raise ConfigError(
+            f"{where} sets `tokenizer: false` and a `vocabulary`. Received "
+            f"{_short(spec)}"
+        )
+    if not wants_tokenizer(modality, spec) and (
+        length is not None or spec["tokenizer_config"] is not None
+    ):
+        raise ConfigError(
+            f"{where} sets `sequence_length` / `tokenizer_config` without a "
+            "tokenizer: add `tokenizer: true` (a preset's tokenizer) or a "
+            f"`vocabulary`. Received {_short(spec)}"
+        )
+
+
+def _short(value, limit=300):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...]"
+
+
+def wants_tokenizer(modality, spec):
+    """Whether a keras-hub spec takes strings through a tokenizer."""
+    return bool(spec.get("tokenizer")) or spec.get("vocabulary") is not None
 
 
 def build_encoder(modality, spec, input_dim, dropout=0.0):
@@ -464,9 +791,16 @@ def build_encoder(modality, spec, input_dim, dropout=0.0):
         if dtype is None:
             dtype = module_spec.dtype.name if module_spec is not None else "float32"
         x = keras.Input(tuple(shape), dtype=dtype, name=modality)
+        if dtype == "string":  # string ops do not compile with XLA
+            layer.supports_jit = False
         inputs, encoded = {modality: x}, layer(x)
     else:
+        text = wants_tokenizer(modality, spec)
+        if text and spec.get("vocabulary") is not None:
+            _prepare_vocabulary(modality, spec)
         backbone = keras_hub_backbone(spec, name)
+        if text:
+            _finish_tokenizer_spec(modality, spec, backbone)
         if spec.get("preset"):
             # Rebuilt from its architecture (weights from the `.keras` file):
             # reloading a model needs no download.
@@ -475,7 +809,10 @@ def build_encoder(modality, spec, input_dim, dropout=0.0):
                 config.pop(key, None)
             spec["config"] = config
             spec["preset"] = None
-        inputs, encoded = _apply_backbone(modality, spec, backbone)
+        if text:
+            inputs, encoded = _apply_text_backbone(modality, spec, backbone)
+        else:
+            inputs, encoded = _apply_backbone(modality, spec, backbone)
     if len(encoded.shape) > 2:  # a feature map or a sequence: average it
         if len(encoded.shape) > 3:
             flat = keras.layers.Reshape(
@@ -506,6 +843,33 @@ def _apply_backbone(modality, spec, backbone):
         x = keras.Input(tuple(shape), dtype=structure.dtype, name=modality)
         out = backbone(x)
         model_inputs = {modality: x}
+    return model_inputs, _backbone_output(spec, out)
+
+
+def _apply_text_backbone(modality, spec, backbone):
+    """A string input, the `TextTokenizer`, then the backbone."""
+    tokenizer = TextTokenizer(
+        spec["tokenizer"],
+        spec["vocabulary"],
+        spec["sequence_length"],
+        spec["tokenizer_config"],
+        name=f"{modality}_tokenizer",
+    )
+    x = keras.Input((), dtype="string", name=modality)
+    features = tokenizer(x)
+    structure = backbone.input
+    if not isinstance(structure, dict) or not set(structure) <= set(features):
+        names = sorted(structure) if isinstance(structure, dict) else "one tensor"
+        raise ConfigError(
+            f"keras-hub {spec['keras_hub']} takes {names}; the tokenizer of "
+            f"`encoders[{modality!r}]` gives {sorted(features)} (a text backbone "
+            "such as BertBackbone is needed for `tokenizer` / `vocabulary`)."
+        )
+    out = backbone({key: features[key] for key in structure})
+    return {modality: x}, _backbone_output(spec, out)
+
+
+def _backbone_output(spec, out):
     if isinstance(out, dict):
         key = f"{spec['output']}_output"
         if key not in out:
@@ -514,7 +878,7 @@ def _apply_backbone(modality, spec, backbone):
                 f"`output: {spec['output']}` needs {key!r}."
             )
         out = out[key]
-    return model_inputs, out
+    return out
 
 
 def encode_modalities(modalities, input_dims, encoder_units, encoders, dropout):

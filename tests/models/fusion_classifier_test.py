@@ -273,3 +273,21 @@ def test_docstring_examples():
 
     result = doctest.testmod(fusion_classifier, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_data_overrides_give_string_features_width_one():
+    from mmzoo.data.base import MultimodalData
+
+    data = MultimodalData(
+        features={
+            "video": np.zeros((3, 4), "float32"),
+            "transcript": np.array(["a", "b", "c"], dtype=object),
+        },
+        labels=np.array([0, 1, 2]),
+        num_classes=3,
+    )
+    assert FusionClassifier.data_overrides(data) == {
+        "input_dims": {"video": 4, "transcript": 1},
+        "num_classes": 3,
+        "task": "multiclass",
+    }

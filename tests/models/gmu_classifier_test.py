@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import mmzoo
 from mmzoo.data import load_data, to_dataset
@@ -106,3 +107,41 @@ def test_mixed_precision_build_and_step():
     out = model(x)
     assert out["probabilities"].dtype == "float32"
     assert all(w.dtype == "float32" for w in model.weights)
+
+
+def test_data_overrides_give_string_features_width_one():
+    # MOSI with transcripts: a (n,) string feature next to the vectors; its
+    # encoder (TF-Hub text embedding, keras-hub backbone + tokenizer) takes
+    # the strings, so its input_dims entry is only a placeholder.
+    from mmzoo.data.base import MultimodalData
+
+    data = MultimodalData(
+        features={
+            "audio": np.zeros((2, 7), "float32"),
+            "transcript": np.array(["a b", "c"], dtype=object),
+        },
+        labels=np.array([0, 1]),
+        num_classes=2,
+    )
+    overrides = GMUClassifier.data_overrides(data)
+    assert overrides["input_dims"] == {"audio": 7, "transcript": 1}
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c"]
+    model = GMUClassifier(
+        overrides["input_dims"],
+        hidden_dim=4,
+        encoders={
+            "transcript": {
+                "keras_hub": "BertBackbone",
+                "config": {
+                    "num_layers": 1,
+                    "num_heads": 1,
+                    "hidden_dim": 4,
+                    "intermediate_dim": 4,
+                    "max_sequence_length": 6,
+                },
+                "vocabulary": vocab,
+            }
+        },
+    )
+    out = model({k: tf.constant(v) for k, v in data.features.items()})
+    assert out["gates"].shape == (2, 2, 4)

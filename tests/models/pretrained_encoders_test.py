@@ -10,21 +10,9 @@ from mmzoo.export import export_saved_model, load_serving_signature
 from mmzoo.models.fusion_classifier import FusionClassifier
 from mmzoo.models.gmu_classifier import GMUClassifier
 from mmzoo.models.pretrained import HubEncoder
+from mmzoo.testing.offline_encoders import ImageFeatureVector
 
-
-class _ImageModule(tf.Module):
-    """A tiny image feature vector: conv, ReLU, spatial mean -> (batch, 6)."""
-
-    def __init__(self):
-        super().__init__()
-        self.kernel = tf.Variable(
-            tf.random.stateless_normal([3, 3, 3, 6], seed=[1, 2]), name="kernel"
-        )
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32)])
-    def __call__(self, images):
-        x = tf.nn.relu(tf.nn.conv2d(images, self.kernel, 1, "SAME"))
-        return tf.reduce_mean(x, axis=[1, 2])
+_ImageModule = ImageFeatureVector  # (batch, 8, 8, 3) -> (batch, 6)
 
 
 class _TextModule(tf.Module):
@@ -202,3 +190,156 @@ def test_uncached_keras_hub_preset_is_a_clear_error(tmp_path, monkeypatch):
 def test_bad_encoder_specs(encoders, match):
     with pytest.raises(ConfigError, match=match):
         GMUClassifier({"image": 2, "text": 3}, encoders=encoders)
+
+
+# --------------------------------------------------------------------------
+# keras-hub text backbones: strings in through the backbone's tokenizer
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCAB += ["a", "good", "bad", "film", "plot", "dull", "great", "##s"]
+TINY_BERT = {
+    "num_layers": 1,
+    "num_heads": 1,
+    "hidden_dim": 8,
+    "intermediate_dim": 8,
+    "max_sequence_length": 12,
+}
+
+
+def _bert_spec(**extra):
+    return {"keras_hub": "BertBackbone", "config": dict(TINY_BERT), **extra}
+
+
+def _text_data(n=8, seed=0):
+    x, y = _data(n, seed)
+    rng = np.random.default_rng(seed)
+    x = {"text": x["text"], "audio": tf.constant(rng.random((n, 3), np.float32))}
+    return x, y
+
+
+def test_bert_backbone_with_vocabulary_takes_strings(tmp_path):
+    spec = _bert_spec(vocabulary=VOCAB, sequence_length=8)
+    spec["tokenizer_config"] = {"lowercase": True}
+    model = GMUClassifier(
+        {"text": 1, "audio": 3}, num_classes=3, hidden_dim=4, encoders={"text": spec}
+    )
+    assert sorted(model.input) == ["audio", "text"]
+    assert model.input["text"].dtype == "string"
+    resolved = model.get_config()["encoders"]["text"]
+    assert resolved["tokenizer"] == "BertTokenizer"
+    assert resolved["vocabulary"] == VOCAB
+    assert resolved["config"]["vocabulary_size"] == len(VOCAB)  # defaulted
+    tokens = model.get_layer("text_tokenizer")(tf.constant(["Good films", "x"]))
+    np.testing.assert_array_equal(
+        tokens["token_ids"].numpy(),
+        [[2, 6, 8, 12, 3, 0, 0, 0], [2, 1, 3, 0, 0, 0, 0, 0]],
+    )
+    model.compile(optimizer="adam", **model.default_compile_args())
+    x, y = _text_data()
+    history = model.fit(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(4), epochs=1, verbose=0
+    )
+    assert np.isfinite(history.history["loss"]).all()
+    expected = model(x)["probabilities"].numpy()
+    model.save(tmp_path / "bert.keras")
+    reloaded = keras.saving.load_model(tmp_path / "bert.keras", safe_mode=True)
+    assert reloaded.get_config()["encoders"] == model.get_config()["encoders"]
+    np.testing.assert_allclose(
+        reloaded(x)["probabilities"].numpy(), expected, atol=1e-5
+    )
+
+
+def test_bert_backbone_vocabulary_file_and_fusion_classifier(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(VOCAB) + "\n")
+    model = FusionClassifier(
+        {"text": 1, "audio": 3},
+        encoder_units=[4],
+        encoders={"text": _bert_spec(vocabulary=str(path))},
+    )
+    spec = model.get_config()["encoders"]["text"]
+    assert spec["vocabulary"] == VOCAB  # the file's content, not its path
+    assert spec["sequence_length"] == 12  # min(128, max_sequence_length)
+    x, _ = _text_data(4)
+    assert model(x)["probabilities"].shape == (4, 2)
+
+
+def test_bert_backbone_without_tokenizer_takes_token_ids():
+    model = GMUClassifier(
+        {"text": 1, "audio": 3},
+        encoders={"text": _bert_spec(config={**TINY_BERT, "vocabulary_size": 9})},
+    )
+    assert sorted(model.input) == [
+        "audio",
+        "text_padding_mask",
+        "text_segment_ids",
+        "text_token_ids",
+    ]
+    ids = np.array([[2, 5, 3, 0]], "int32")
+    x = {
+        "audio": np.ones((1, 3), "float32"),
+        "text_token_ids": ids,
+        "text_segment_ids": np.zeros_like(ids),
+        "text_padding_mask": (ids > 0).astype("int32"),
+    }
+    assert model(x)["probabilities"].shape == (1, 2)
+
+
+def test_bert_preset_directory_with_its_tokenizer(tmp_path):
+    import keras_hub
+
+    # A local preset directory (as `save_to_preset` writes it): no download.
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(VOCAB), **TINY_BERT)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
+    preset = tmp_path / "preset"
+    backbone.save_to_preset(str(preset))
+    tokenizer.save_to_preset(str(preset))
+    spec = {
+        "keras_hub": "BertBackbone",
+        "preset": str(preset),
+        "tokenizer": True,
+        "sequence_length": 6,
+    }
+    model = GMUClassifier({"text": 1, "audio": 3}, encoders={"text": spec})
+    resolved = model.get_config()["encoders"]["text"]
+    assert resolved["preset"] is None and resolved["vocabulary"] == VOCAB
+    assert resolved["tokenizer"] == "BertTokenizer"
+    assert resolved["tokenizer_config"]["lowercase"] is True
+    assert resolved["sequence_length"] == 6
+    weights = model.get_layer("text_encoder").get_weights()
+    for got, want in zip(weights, backbone.get_weights()):
+        np.testing.assert_allclose(got, want)
+    # Rebuilt from the resolved spec (as a `.keras` file is): no preset needed.
+    clone = GMUClassifier.from_config(model.get_config())
+    assert clone.get_config()["encoders"] == model.get_config()["encoders"]
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        (_bert_spec(tokenizer=True), "needs `vocabulary`"),
+        (_bert_spec(vocabulary=VOCAB + ["a"]), "must be unique"),
+        (_bert_spec(vocabulary=VOCAB[1:]), "Cannot build keras-hub BertTokenizer"),
+        (_bert_spec(vocabulary=VOCAB, sequence_length=20), "max_sequence_length"),
+        (_bert_spec(sequence_length=8), "without a tokenizer"),
+        (_bert_spec(vocabulary=VOCAB, tokenizer="BytePairTokenizer"), "WordPiece"),
+        (_bert_spec(vocabulary="/no/such/vocab.txt"), "vocabulary file not found"),
+        (_bert_spec(tokenizer=False, vocabulary=VOCAB), "tokenizer: false"),
+        (
+            _bert_spec(config={**TINY_BERT, "vocabulary_size": 5}, vocabulary=VOCAB),
+            "vocabulary_size=5",
+        ),
+    ],
+)
+def test_bad_tokenizer_specs(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        GMUClassifier({"text": 1, "audio": 3}, encoders={"text": spec})
+
+
+def test_docstring_examples():
+    import doctest
+
+    from mmzoo.models import pretrained
+
+    result = doctest.testmod(pretrained, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -11,15 +11,21 @@ time. `mixed_float16` (loss scaling) is checked on gmu and mvae, and a
 predictions and per-layer policies.
 """
 
+import tempfile
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 import mmzoo
 from mmzoo.export import load_keras_model
+from mmzoo.testing.offline_encoders import offline_overrides
 from mmzoo.training.scale import precision_scope
 
 BATCH = 4
+# Tiny local encoders for the configs that name pretrained downloads.
+ENCODERS_DIR = Path(tempfile.mkdtemp(prefix="mmzoo-precision-encoders-"))
 CAPTION_WORDS = ["startseq", "endseq"] + [f"w{i}" for i in range(20)]
 TEXT_WORDS = [f"word{i}" for i in range(20)]
 
@@ -53,11 +59,13 @@ TINY = {
         "max_length": 6,
     },
 }
+TINY["captioner_hub"] = TINY["captioner"]
 
 
 def _overrides(name):
     config = mmzoo.load_config(name).config
-    overrides = {
+    overrides = offline_overrides(name, ENCODERS_DIR)
+    overrides |= {
         k: {**config[k], **v} if isinstance(v, dict) else v
         for k, v in TINY.get(name, {}).items()
     }
