@@ -278,3 +278,14 @@ def test_inception_resnet_v2_captioner_trains_frozen_and_round_trips(tmp_path):
     again = load_keras_model(path)
     assert again.caption(images) == model.caption(images)
     assert all(isinstance(c, str) for c in model.caption(images, method="beam"))
+
+
+def test_every_layer_is_built_at_construction_and_reload(tmp_path):
+    # Keras' distributed `fit` builds unbuilt layers from a data batch, which
+    # for the frozen-encoder fit holds `image_features`, not `image`.
+    model = _tiny()
+    unbuilt = [layer.name for layer in model._flatten_layers() if not layer.built]
+    assert unbuilt == []
+    model.save(tmp_path / "c.keras")
+    again = load_keras_model(tmp_path / "c.keras")
+    assert [layer.name for layer in again._flatten_layers() if not layer.built] == []

@@ -45,6 +45,27 @@ if "tiny_mmim" not in list_sources():
         return MultimodalData(features=features, labels=labels, num_classes=2)
 
 
+if "tiny_captions" not in list_sources():
+
+    @register_source("tiny_captions")
+    def load_tiny_captions(split, data_dir, seed, num_images=10, per_image=2):
+        """16x16 images (uint8), two captions each, of a few words."""
+        rng = np.random.default_rng([seed, {"train": 6, "val": 7}.get(split, 8)])
+        words = ["a", "dog", "cat", "on", "the", "red", "grass", "sits"]
+        images = rng.integers(0, 256, (num_images, 16, 16, 3)).astype("uint8")
+        images = np.repeat(images, per_image, axis=0)
+        captions = np.asarray(
+            [" ".join(rng.choice(words, rng.integers(2, 6))) for _ in images],
+            dtype=object,
+        )
+        return MultimodalData(
+            features={"image": images, "caption": captions},
+            labels=captions,
+            num_classes=0,
+            task="captioning",
+        )
+
+
 # Each run: a few seconds, 3 epochs. gmu has dropout (its SeedGenerators must
 # be restored); mvae has KL annealing, sampled subsets and Gaussian sampling.
 RUNS = {
@@ -99,6 +120,22 @@ RUNS = {
             "data": {"source": "tiny_mmim"},  # 4 steps per epoch
         },
     ),
+    # captioner: frozen small_cnn encoder (cached features, decoder-only fit);
+    # captions of 2..5 words, so replicas hold different real-token counts.
+    "captioner": (
+        "captioner",
+        {
+            "encoder": "small_cnn",
+            "embedding_dim": 8,
+            "attention_dim": 8,
+            "max_length": 6,
+            "dropout": 0.0,
+            "train.epochs": 3,
+            "train.batch_size": 8,
+            "train.backup_every": 3,
+            "data": {"source": "tiny_captions"},  # 20 examples: 3 steps per epoch
+        },
+    ),
 }
 
 
@@ -123,6 +160,7 @@ NO_DROPOUT = {
         "audio_encoder": {"type": "mlp", "output_dim": 3, **_ENCODER},
         "video_encoder": {"type": "mlp", "output_dim": 3, **_ENCODER},
     },
+    "captioner": {"dropout": 0.0},
 }
 
 
@@ -131,6 +169,8 @@ def tiny_config(name, **extra):
     cfg = load_config(model, {**overrides, **extra})
     if name in ("mvae", "mmim"):
         cfg.data = {"source": f"tiny_{name}"}
+    elif name == "captioner":
+        cfg.data = {"source": "tiny_captions"}
     return cfg
 
 

@@ -5,6 +5,8 @@ Embedding -> GRU (return_sequences, return_state) -> dot-product
 -> Add -> LayerNormalization -> Dense(vocabulary), logits in float32.
 """
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -84,6 +86,10 @@ class AttentionGRUDecoder(keras.layers.Layer):
         self.gru.build((None, None, self.embedding_dim))
         d = self.attention_dim
         self.attention.build([(None, None, d), (None, None, d)])
+        # Stateless, but built here: Keras' distributed `fit` builds unbuilt
+        # layers symbolically from a data batch, which for the frozen-encoder
+        # fit holds `image_features`, not the model's `image` input.
+        self.add.build([(None, None, d), (None, None, d)])
         self.norm.build((None, None, d))
         self.logits.build((None, None, d))
 
@@ -99,9 +105,17 @@ class AttentionGRUDecoder(keras.layers.Layer):
         x = self.embedding(tokens)
         x = self.embedding_dropout(x, training=training)
         sequence, state = self.gru(x, initial_state=state, training=training)
-        context, scores = self.attention(
-            [sequence, projected], return_attention_scores=True, training=training
-        )
+        with warnings.catch_warnings():
+            # A grid of one position (a TF-Hub feature vector, or
+            # InceptionResNetV2 at 75 px): the softmax over it is 1, as meant.
+            warnings.filterwarnings(
+                "ignore",
+                message="You are using a softmax over axis -1 .* has size 1",
+                category=UserWarning,
+            )
+            context, scores = self.attention(
+                [sequence, projected], return_attention_scores=True, training=training
+            )
         x = self.norm(self.add([sequence, context]))
         return self.logits(x), ops.cast(scores, "float32"), state
 

@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from mmzoo.data.coco import MAX_IMAGE_PIXELS, decode_image
 from mmzoo.export.saved_model import assert_non_empty, export_saved_model, input_specs
-from mmzoo.models.captioner.encoder import feature_channels, grid_size
 
 
 def serving_functions(
@@ -31,8 +30,7 @@ def serving_functions(
 ):
     """`{signature name: tf.function}` for `export_saved_model`."""
     size = model.image_size
-    positions = grid_size(model.encoder_name, size) ** 2
-    channels = feature_channels(model.encoder_name)
+    positions, channels = model.feature_shape
     from_images = model.caption_function(method, max_length, beam_width=beam_width)
     from_features = model.caption_function(
         method, max_length, beam_width=beam_width, from_features=True

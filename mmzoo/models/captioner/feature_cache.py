@@ -1,9 +1,12 @@
 """Encoder features computed once per image and reused (memory + optional disk).
 
 The key of an image's features is a digest of its pixels (so of its file and
-its resized size) and a fingerprint of the encoder weights: a changed image,
-image size or set of weights never reuses stale features. With `directory`,
-features are also stored as `<directory>/<weights fingerprint>/<digest>.npy`.
+its resized size) and a fingerprint of the encoder: its identity (the
+captioner's encoder name or spec -- a TF-Hub handle and output key, a
+keras-hub class and config, the pixel scaling -- and image size) and its
+weights. A changed image, image size, encoder or set of weights never reuses
+stale features. With `directory`, features are also stored as
+`<directory>/<encoder fingerprint>/<digest>.npy`.
 """
 
 import hashlib
@@ -20,9 +23,10 @@ def image_digest(image):
     return h.hexdigest()
 
 
-def weights_fingerprint(model):
-    """sha1 over every weight of `model` (names, shapes and values)."""
-    h = hashlib.sha1()
+def weights_fingerprint(model, identity=""):
+    """sha1 over `identity` and every weight of `model` (names, shapes and
+    values)."""
+    h = hashlib.sha1(str(identity).encode("utf8"))
     for w in model.weights:
         value = np.ascontiguousarray(w.numpy())
         h.update(f"{w.path}{value.shape}{value.dtype}".encode())
@@ -44,9 +48,13 @@ class FeatureCache:
         self._memory = {}
         self.encoded = 0  # images run through the encoder (for tests/benchmarks)
 
-    def features(self, encoder, images, digests=None):
-        """(n, positions, channels) float32 features of `images` (n, S, S, 3)."""
-        fingerprint = weights_fingerprint(encoder)
+    def features(self, encoder, images, digests=None, identity=""):
+        """(n, positions, channels) float32 features of `images` (n, S, S, 3).
+
+        `identity`: a string naming the encoder (see `encoder_identity`),
+        part of the keys with the weights' fingerprint.
+        """
+        fingerprint = weights_fingerprint(encoder, identity)
         if digests is None:
             digests = [image_digest(im) for im in images]
         keys = [(fingerprint, d) for d in digests]

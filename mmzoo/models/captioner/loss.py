@@ -18,7 +18,17 @@ def masked_caption_loss(targets, logits):
     Returns:
         A float32 scalar (0 when the batch has no real token).
     """
+    total, count = masked_caption_loss_terms(targets, logits)
+    return total / ops.maximum(count, 1.0)
+
+
+def masked_caption_loss_terms(targets, logits):
+    """`(sum of the cross-entropy over real tokens, their count)`, float32.
+
+    The distributed train step divides each replica's sum by the count of the
+    whole global batch (see `mmzoo.models.captioner.training`).
+    """
     logits = ops.cast(logits, "float32")
     per_token = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     mask = ops.cast(ops.not_equal(targets, PAD_ID), "float32")
-    return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+    return ops.sum(per_token * mask), ops.sum(mask)

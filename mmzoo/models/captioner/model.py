@@ -8,7 +8,14 @@ from mmzoo.errors import ConfigError
 from mmzoo.models.base import ZooModel
 from mmzoo.models.captioner import decoding, training
 from mmzoo.models.captioner.decoder import AttentionGRUDecoder
-from mmzoo.models.captioner.encoder import build_image_encoder, resolve_weights
+from mmzoo.models.captioner.encoder import (
+    build_image_encoder,
+    build_pretrained_encoder,
+    encoder_identity,
+    plain_spec,
+    resolve_image_encoder,
+    resolve_weights,
+)
 from mmzoo.models.captioner.tokenizer import CaptionTokenizer, build_vocabulary
 from mmzoo.registry import register_model
 
@@ -39,10 +46,26 @@ class Captioner(ZooModel):
         vocabulary: list of str. Words (start/end tokens included); built from
             the training captions when the model is built with `data=`.
         image_size: int. Square input side (>= 75 for InceptionResNetV2).
-        encoder: str. `"inception_resnet_v2"` or `"small_cnn"` (tests).
+        encoder: str or dict. `"inception_resnet_v2"` or `"small_cnn"`
+            (tests), or a pretrained encoder spec (see
+            `mmzoo.models.captioner.encoder`): `{"hub": HANDLE_OR_PATH,
+            "trainable": False, "output_key": None, "signature": None,
+            "input_shape": None, "pixel_scale": 1/255, "pixel_offset": 0}`
+            (a TF2 SavedModel in the TF-Hub format: a feature vector
+            (batch, D) is one position, a map (batch, h, w, C) is h*w
+            positions) or `{"keras_hub": "ResNetBackbone", "preset": None,
+            "config": {...}, "trainable": False, ...}` (a keras-hub image
+            backbone; its feature map is the grid). Pixels (0..255) reach a
+            pretrained encoder as `pixels * pixel_scale + pixel_offset`
+            (default [0, 1], TF-Hub's convention), resized to the module's
+            fixed input size if it has one. The `.keras` file stores the
+            handle (a frozen TF-Hub module's weights are not copied: reloading
+            loads the handle again, from the TF-Hub cache) or the keras-hub
+            architecture and its weights.
         encoder_weights: None (random), `"imagenet"` (from the Keras cache,
-            never downloaded) or a weights file path.
-        fine_tune_encoder: bool. Train the encoder too.
+            never downloaded) or a weights file path; built-in encoders only.
+        fine_tune_encoder: bool. Train the encoder too (a pretrained spec's
+            `trainable: true` does the same).
         embedding_dim: int. Word embedding width.
         attention_dim: int. Projected feature width = GRU units.
         max_length: int. Caption tokens (start/end included) in training and
@@ -82,13 +105,31 @@ class Captioner(ZooModel):
                 "vocabulary is adapted on the training captions) or pass a list "
                 f"of words. Received vocabulary={vocabulary!r}"
             )
-        weights_file = (
-            resolve_weights(encoder, encoder_weights) if load_weights else None
-        )
+        encoder = resolve_image_encoder(encoder)
+        if isinstance(encoder, dict):
+            if encoder_weights is not None:
+                raise ConfigError(
+                    "`encoder_weights` is for the built-in encoders; a TF-Hub or "
+                    "keras-hub encoder brings its own weights. Received "
+                    f"encoder_weights={encoder_weights!r}"
+                )
+            # Trainable by the spec or by fine_tune_encoder (end-to-end fit).
+            fine_tune_encoder = bool(fine_tune_encoder or encoder["trainable"])
+            encoder["trainable"] = fine_tune_encoder
+            weights_file = None
+        else:
+            weights_file = (
+                resolve_weights(encoder, encoder_weights) if load_weights else None
+            )
 
         # === Layers ===
         tokenizer = CaptionTokenizer(vocabulary, max_length, name="tokenizer")
-        image_encoder = build_image_encoder(encoder, image_size, weights_file)
+        if isinstance(encoder, dict):
+            image_encoder = build_pretrained_encoder(
+                encoder, image_size, fine_tune_encoder
+            )
+        else:
+            image_encoder = build_image_encoder(encoder, image_size, weights_file)
         image_encoder.trainable = bool(fine_tune_encoder)
         decoder = AttentionGRUDecoder(
             tokenizer.vocabulary_size,
@@ -117,7 +158,14 @@ class Captioner(ZooModel):
         # === Config ===
         self.vocabulary = list(tokenizer.vocabulary)
         self.image_size = image_size
-        self.encoder_name = encoder
+        # A built-in encoder's name, else "hub" / "keras_hub"; the spec (dict)
+        # or name is `self.encoder` in the config.
+        self.encoder_spec = encoder
+        self.encoder_name = (
+            encoder
+            if isinstance(encoder, str)
+            else ("hub" if "hub" in encoder else "keras_hub")
+        )
         self.encoder_weights = encoder_weights
         self.fine_tune_encoder = bool(fine_tune_encoder)
         self.embedding_dim = embedding_dim
@@ -153,17 +201,44 @@ class Captioner(ZooModel):
     def train_step(self, data):
         return training.train_step(self, data)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TensorFlow trainer, under a `tf.distribute` strategy, reduces
+        # the first distributed batch with `strategy.reduce("MEAN")` to get a
+        # batch to build with: with 2+ replicas that fails on the `caption`
+        # strings (AddN of strings). Every layer is built at construction
+        # (see `CaptionTokenizer` and `AttentionGRUDecoder.build`), so the
+        # batch is only a fallback; take the first local replica's shapes
+        # (the same as `mmzoo.training.upstream_fixes` does for multi-worker).
+        return training.symbolic_build(self, iterator, data_batch)
+
     def test_step(self, data):
-        loss = self.caption_loss(data[0], training=False)
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        return training.test_step(self, data)
+
+    @property
+    def encoder_identity(self):
+        """The encoder's name or spec and input size, hashed (feature-cache
+        keys: a TF-Hub handle, keras-hub class/config, pixel scaling...)."""
+        return encoder_identity(self.encoder_spec, self.image_size)
+
+    @property
+    def feature_shape(self):
+        """(positions, channels) of the encoder features (positions may be
+        None for a module whose output size is not static)."""
+        shape = self.image_encoder.output.shape
+        return shape[1], shape[2]
 
     def encode(self, images, training=False):
         return self.image_encoder(images, training=training)
 
     def caption_loss(self, x, training=False):
         """Masked cross-entropy of teacher-forced next-word logits."""
-        return training_loss(self, x, training)
+        total, count = self.caption_loss_terms(x, training)
+        return total / ops.maximum(count, 1.0)
+
+    def caption_loss_terms(self, x, training=False):
+        """`(summed cross-entropy over real tokens, their count)` of a batch
+        (`image` or precomputed `image_features`, and `caption`)."""
+        return training_loss_terms(self, x, training)
 
     # --- generation ---------------------------------------------------------
 
@@ -321,7 +396,7 @@ class Captioner(ZooModel):
         return {
             "vocabulary": list(self.vocabulary),
             "image_size": self.image_size,
-            "encoder": self.encoder_name,
+            "encoder": plain_spec(self.encoder_spec),
             "encoder_weights": self.encoder_weights,
             "fine_tune_encoder": self.fine_tune_encoder,
             "embedding_dim": self.embedding_dim,
@@ -353,8 +428,8 @@ class _FunctionCache:
         self.functions = {}
 
 
-def training_loss(model, x, training):
-    from mmzoo.models.captioner.loss import masked_caption_loss
+def training_loss_terms(model, x, training):
+    from mmzoo.models.captioner.loss import masked_caption_loss_terms
 
     tokens = model.tokenizer(x["caption"])
     if "image_features" in x:
@@ -362,4 +437,4 @@ def training_loss(model, x, training):
     else:
         features = model.encode(x["image"], training=False)
     logits, _ = model.decoder(features, tokens[:, :-1], training=training)
-    return masked_caption_loss(tokens[:, 1:], logits)
+    return masked_caption_loss_terms(tokens[:, 1:], logits)

@@ -86,6 +86,14 @@ class CaptionTokenizer(keras.layers.Layer):
             output_sequence_length=max_length + 1,
             name="vectorizer",
         )
+        # TextVectorization runs its StringLookup's `call` directly, so that
+        # (stateless) layer is never marked built. Keras' distributed `fit`
+        # builds every unbuilt layer symbolically from a data batch, which
+        # for the frozen-encoder fit holds `image_features` instead of the
+        # model's `image` input, and fails: build it now.
+        for layer in self.vectorizer._flatten_layers(include_self=False):
+            if not layer.built:
+                layer.build(None)
         self.words = ["", "[UNK]"] + vocabulary
         self.start_id = self.words.index(START_TOKEN)
         self.end_id = self.words.index(END_TOKEN)

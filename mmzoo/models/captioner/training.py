@@ -1,10 +1,31 @@
-"""Captioner training: a features cache for the frozen encoder, the train step."""
+"""Captioner training: a features cache for the frozen encoder, the train step.
+
+Under a `tf.distribute` strategy (`--strategy mirrored|multi_worker`) the
+frozen-encoder `fit` still computes each image's features once, before
+`fit`, and distributes batches of (`image_features`, `caption`) to train the
+decoder. Two things make that work and exact:
+
+- every layer is built at construction (the tokenizer's StringLookup, the
+  decoder's Add), and `symbolic_build` replaces Keras' distributed pre-build,
+  which reduces the first batch with `strategy.reduce("MEAN")` (it fails on
+  the caption strings) and would call the model on `image_features`;
+- `global_mean_loss` divides each replica's summed token loss by the real-token
+  count of the whole global batch, so N replicas train to the weights of one
+  device on the same global batches (1e-5; `tests/training/distribute_test.py`).
+"""
 
 import numpy as np
 
 from mmzoo.models.captioner.feature_cache import FeatureCache, image_digest
 
-__all__ = ["FeatureCache", "cached_feature_dataset", "train_step"]
+__all__ = [
+    "FeatureCache",
+    "cached_feature_dataset",
+    "global_mean_loss",
+    "symbolic_build",
+    "test_step",
+    "train_step",
+]
 
 
 def cached_feature_dataset(model, dataset, shuffle=False):
@@ -34,7 +55,10 @@ def cached_feature_dataset(model, dataset, shuffle=False):
         first.setdefault(d, i)
     unique = list(first)
     table = model.feature_cache.features(
-        model.image_encoder, images[[first[d] for d in unique]], digests=unique
+        model.image_encoder,
+        images[[first[d] for d in unique]],
+        digests=unique,
+        identity=model.encoder_identity,
     )
     row = {d: r for r, d in enumerate(unique)}
     index = np.asarray([row[d] for d in digests], "int32")
@@ -49,15 +73,71 @@ def cached_feature_dataset(model, dataset, shuffle=False):
     return ds.batch(batch_size).map(to_example).prefetch(tf.data.AUTOTUNE)
 
 
+def symbolic_build(model, iterator=None, data_batch=None):
+    """`Trainer._maybe_symbolic_build` without the eager reduce of strings.
+
+    Builds the optimizer (and any layer not yet built) under the model's
+    distribution strategy before `fit` / `evaluate`, from the first local
+    replica's share of the first batch when a batch is needed at all.
+    """
+    import tensorflow as tf
+
+    strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None:
+        return  # as Keras: built when the train function is traced
+    if data_batch is None and iterator is not None:
+        for _, _, it in iterator:
+            data_batch = tf.nest.map_structure(
+                lambda v: (
+                    strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues)
+                    else v
+                ),
+                next(it),
+            )
+            break
+    with strategy.scope():
+        model._symbolic_build(data_batch=data_batch)
+
+
+def global_mean_loss(total, count):
+    """`(loss to differentiate, loss to report)` of a replica's masked sums.
+
+    Under a multi-replica `tf.distribute` strategy each replica holds a share
+    of the global batch, and the optimizer sums the replicas' gradients. Each
+    replica divides its own sum by the real-token count of the whole global
+    batch (an all-reduce): the summed gradient is then that of the global
+    batch's masked mean, whatever the caption lengths on each replica, so N
+    replicas train exactly like one device on the same global batches. The
+    reported loss is the global mean itself (the same on every replica).
+    Outside a multi-replica context both are the batch's masked mean.
+    """
+    import tensorflow as tf  # replica context: the project trains on TF
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        loss = total / tf.maximum(count, 1.0)
+        return loss, loss
+    count = tf.maximum(ctx.all_reduce("SUM", tf.stop_gradient(count)), 1.0)
+    reported = ctx.all_reduce("SUM", tf.stop_gradient(total)) / count
+    return total / count, reported
+
+
 def train_step(model, data):
     import tensorflow as tf  # the TF backend's GradientTape: the project trains on TF
 
     x = data[0]
     with tf.GradientTape() as tape:
-        loss = model.caption_loss(x, training=True)
+        loss, reported = global_mean_loss(*model.caption_loss_terms(x, training=True))
         scaled = model.optimizer.scale_loss(loss)
     variables = model.trainable_variables
     grads = tape.gradient(scaled, variables)
     model.optimizer.apply(grads, variables)
-    model.loss_tracker.update_state(loss)
+    model.loss_tracker.update_state(reported)
+    return {"loss": model.loss_tracker.result()}
+
+
+def test_step(model, data):
+    _, reported = global_mean_loss(*model.caption_loss_terms(data[0], training=False))
+    model.loss_tracker.update_state(reported)
     return {"loss": model.loss_tracker.result()}
