@@ -12,7 +12,8 @@ and losses themselves.
 - `one_device`: TensorFlow's default strategy (one device: the first GPU,
   else the CPU);
 - `mirrored`: `MirroredStrategy` over every local GPU (without GPUs, over every
-  logical CPU device: the tests split the CPU in two);
+  logical CPU device; `MMZOO_CPU_REPLICAS=N` splits the CPU into N logical
+  devices first, to try data parallelism on a machine without GPUs);
 - `multi_worker`: `MultiWorkerMirroredStrategy`; the cluster comes from
   `TF_CONFIG`, or from Slurm's environment (`SlurmClusterResolver`) when
   `TF_CONFIG` is not set and `SLURM_JOB_ID` is;
@@ -46,6 +47,7 @@ from mmzoo.errors import ConfigError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+CPU_REPLICAS_ENV = "MMZOO_CPU_REPLICAS"
 LR_SCALINGS = ("linear", "none")
 
 
@@ -117,6 +119,7 @@ def make_strategy(name):
         # the CPU, and Keras trains exactly as without a strategy.
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        _split_cpu(os.environ.get(CPU_REPLICAS_ENV))
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
@@ -127,6 +130,35 @@ def make_strategy(name):
     if not os.environ.get("TF_CONFIG") and os.environ.get("SLURM_JOB_ID"):
         resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
     return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+
+
+def _split_cpu(replicas):
+    """Split the CPU into `replicas` logical devices (`MMZOO_CPU_REPLICAS`),
+    when there is no GPU and the runtime has not started yet."""
+    import tensorflow as tf
+
+    if not replicas or tf.config.list_physical_devices("GPU"):
+        return
+    try:
+        n = int(replicas)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(
+            f"{CPU_REPLICAS_ENV} must be an integer >= 1. Received {replicas!r}"
+        )
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * n
+        )
+    except RuntimeError as e:  # the runtime already started
+        current = len(tf.config.list_logical_devices("CPU"))
+        if current != n:
+            raise ConfigError(
+                f"{CPU_REPLICAS_ENV}={n}: TensorFlow has already started with "
+                f"{current} CPU device(s); set it before the first TensorFlow op"
+            ) from e
 
 
 def is_multi_worker(strategy):
