@@ -129,7 +129,16 @@ def apply_overrides(cfg, overrides, cls=None):
     valid_config = _constructor_args(cls)
     for key, value in _flatten(overrides):
         section, _, sub = key.partition(".")
-        if section in ("train", "data", "config") and sub:
+        path = (sub if section == "config" else key).split(".")
+        if len(path) > 1 and path[0] in valid_config and section not in (
+            "train",
+            "data",
+        ):
+            # A key inside a mapping value: encoder.hub, encoders.text.units.
+            cfg.config[path[0]] = _set_nested(
+                cfg.config.get(path[0]), path, value, cfg.name
+            )
+        elif section in ("train", "data", "config") and sub:
             target = {"train": cfg.train, "data": cfg.data, "config": cfg.config}
             if section == "train":
                 _check_value("train", sub, value, TRAIN_DEFAULTS)
@@ -217,6 +226,30 @@ def _constructor_args(cls):
     }
 
 
+def _set_nested(current, path, value, name):
+    """A copy of mapping `current` with `value` at `path[1:]` (new keys allowed
+    at the last level; intermediate levels must be mappings)."""
+    if not isinstance(current, dict):
+        raise ConfigError(
+            f"Cannot set {'.'.join(path)} for model {name!r}: {path[0]} is "
+            f"{current!r}, not a mapping (set the whole key instead, e.g. "
+            f"--set '{path[0]}={{...}}')."
+        )
+    result = copy.deepcopy(current)
+    node = result
+    for i, part in enumerate(path[1:-1], start=1):
+        if not isinstance(node.get(part), dict):
+            if part in node:
+                raise ConfigError(
+                    f"Cannot set {'.'.join(path)} for model {name!r}: "
+                    f"{'.'.join(path[: i + 1])} is {node[part]!r}, not a mapping."
+                )
+            node[part] = {}
+        node = node[part]
+    node[path[-1]] = value
+    return result
+
+
 def _flatten(overrides, prefix=""):
     for key, value in overrides.items():
         if key in ("train", "data", "config") and isinstance(value, dict):
@@ -262,4 +295,6 @@ def _same_kind(value, reference):
         return isinstance(value, int)
     if isinstance(reference, (list, tuple)):
         return isinstance(value, (list, tuple))
+    if isinstance(reference, str) and isinstance(value, dict):
+        return True  # a name or a spec (e.g. the captioner's `encoder`)
     return isinstance(value, type(reference))

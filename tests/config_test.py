@@ -102,3 +102,26 @@ def test_every_zoo_config_holds_exactly_constructor_args(name):
     cfg = load_config(name)
     cls = mmzoo.registry.get_architecture(cfg.model)
     assert set(cfg.config) <= set(cls.constructor_args())
+
+
+def test_dotted_keys_inside_mapping_values():
+    cfg = mmzoo.load_config(
+        "captioner_hub", {"encoder.hub": "/models/m", "config.encoder.trainable": True}
+    )
+    assert cfg.config["encoder"]["hub"] == "/models/m"
+    assert cfg.config["encoder"]["trainable"] is True
+    assert "pixel_scale" in cfg.config["encoder"]  # the rest is kept
+    # The zoo file's mapping is not changed for the next load.
+    assert mmzoo.load_config("captioner_hub").config["encoder"]["hub"].startswith(
+        "https://"
+    )
+    cfg = mmzoo.load_config("gmu_mosi_hub", {"encoders.transcript.units": [8]})
+    assert cfg.config["encoders"]["transcript"]["units"] == [8]
+    assert cfg.config["encoders"]["transcript"]["hub"].startswith("https://")
+    with pytest.raises(ConfigError, match="encoder is 'small_cnn', not a mapping"):
+        mmzoo.load_config("captioner", {"encoder.hub": "/models/m"})
+
+
+def test_a_spec_may_replace_a_name():
+    cfg = mmzoo.load_config("captioner", {"encoder": {"hub": "/models/m"}})
+    assert cfg.config["encoder"] == {"hub": "/models/m"}
