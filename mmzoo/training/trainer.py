@@ -12,7 +12,6 @@ import dataclasses
 import io
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -249,10 +248,8 @@ def train_run(
     if verbose:  # after the checks: an error stays one line
         for split, data in (("train", train_data), ("val", val_data)):
             if data.origin:  # prepared now, or read from the records
-                print(
-                    f"data {source}/{split}: {len(data)} samples, {data.origin}",
-                    file=sys.stderr,
-                )
+                # stdout, with Keras' progress: stderr is kept for errors.
+                print(f"data {source}/{split}: {len(data)} samples, {data.origin}")
     for epoch in range(start_epoch, num_epochs):
         skip = start_step if epoch == start_epoch else 0
         for cb in (guard, saver):
