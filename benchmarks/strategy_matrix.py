@@ -18,7 +18,6 @@ under `--tfds-dir` (default: a temporary directory), later runs read them.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,17 +26,9 @@ from pathlib import Path
 
 import yaml
 
+from mmzoo.testing.processes import free_ports
+
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
-
-
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _sets(name, encoders_dir):
@@ -66,7 +57,7 @@ def run_one(name, strategy, args, out_dir, env):
     workers = 2 if strategy == "multi_worker" else 1
     if strategy == "mirrored":
         env["MMZOO_CPU_REPLICAS"] = "2"
-    ports = _free_ports(workers)
+    ports = free_ports(workers)
     procs = []
     start = time.perf_counter()
     for index in range(workers):

@@ -266,14 +266,23 @@ def load_coco_captions(
     files = _split_files(root, split, split_seed, val_fraction)
     if max_images is not None:
         files = files[: int(max_images)]
+    pairs = ((_decode_file(path, image_size), caps) for path, caps in files)
+    data = captioning_data(pairs)
+    if data is None:
+        raise DataError(f"coco_mini/{split}: no image with captions under {root}")
+    return data
+
+
+def captioning_data(pairs):
+    """`MultimodalData` of one (image, caption) row per caption, from
+    `(image, captions)` pairs; None when there is no caption."""
     images, captions = [], []
-    for path, caps in files:
-        image = _decode_file(path, image_size)
+    for image, caps in pairs:
         for caption in caps:
             images.append(image)
             captions.append(caption)
     if not images:
-        raise DataError(f"coco_mini/{split}: no image with captions under {root}")
+        return None
     captions = np.asarray(captions, dtype=object)
     return MultimodalData(
         features={"image": np.stack(images), "caption": captions},

@@ -161,10 +161,7 @@ def load_tfds_coco_captions(
     for quick runs). The zoo data dir (`data_dir`) and `seed` are not used.
     """
     del data_dir, seed  # the records live in the TFDS data dir; no sampling
-    if not isinstance(image_size, int) or image_size < 8:
-        raise DataError(
-            f"`image_size` must be an integer >= 8. Received {image_size!r}"
-        )
+    coco.check_image_size(image_size)
     if max_images is not None and (
         isinstance(max_images, bool)
         or not isinstance(max_images, int)

@@ -630,20 +630,13 @@ Annotations whose image file is missing are skipped."""
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        images, captions = [], []
-        for image, caps in tfds.as_numpy(ds):
-            for caption in caps:
-                images.append(image)
-                captions.append(caption.decode("utf-8"))
-        if not images:
-            raise DataError(f"coco_mini/{split}: the prepared split has no images")
-        captions = np.asarray(captions, dtype=object)
-        return MultimodalData(
-            features={"image": np.stack(images), "caption": captions},
-            labels=captions,
-            num_classes=0,
-            task=coco.TASK,
+        data = coco.captioning_data(
+            (image, [c.decode("utf-8") for c in caps])
+            for image, caps in tfds.as_numpy(ds)
         )
+        if data is None:
+            raise DataError(f"coco_mini/{split}: the prepared split has no images")
+        return data
 
 
 # --------------------------------------------------------------------------

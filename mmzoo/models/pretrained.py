@@ -926,15 +926,17 @@ def resolve_encoders(encoders, modalities, encoder_units):
     }
 
 
-def plain_encoders(encoders):
-    """`encoders` as plain dicts and lists (for `get_config`), or None."""
+def plain_spec(value):
+    """`value` with mappings and sequences as plain dicts and lists."""
     import collections.abc
 
-    def plain(value):
-        if isinstance(value, collections.abc.Mapping):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
+    if isinstance(value, collections.abc.Mapping):
+        return {str(k): plain_spec(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_spec(v) for v in value]
+    return value
 
-    return None if encoders is None else plain(encoders)
+
+def plain_encoders(encoders):
+    """`encoders` as plain dicts and lists (for `get_config`), or None."""
+    return None if encoders is None else plain_spec(encoders)

@@ -8,7 +8,6 @@ running) when the test ends.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import tiny_runs
 from mmzoo.config import load_config
 from mmzoo.errors import ConfigError
 from mmzoo.export.predictor import load_keras_model
+from mmzoo.testing.processes import free_ports
 from mmzoo.training import scale
 from mmzoo.training.trainer import train_run
 
@@ -42,16 +42,6 @@ def test_mirrored_two_replicas_equal_one_device(name):
     out = _run([sys.executable, str(HERE / "distributed_runs.py"), name])
     difference = json.loads(out.strip().splitlines()[-1])[name]
     assert difference < 1e-5
-
-
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 # The same tiny runs as the mirrored test, 2 epochs: gmu through the CLI (its
@@ -103,7 +93,7 @@ def _command(name, run_dir, per_replica):
 @pytest.mark.parametrize("name", ["gmu", "mvae", "mmim"])
 def test_multi_worker_trains_like_one_process(name, tmp_path):
     per_replica = tiny_runs.RUNS[name][1]["train.batch_size"] // 2
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     run_dir = tmp_path / "run"  # both workers are given the same --out
     procs = []

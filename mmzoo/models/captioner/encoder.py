@@ -41,6 +41,7 @@ from pathlib import Path
 import keras
 
 from mmzoo.errors import ConfigError
+from mmzoo.models.pretrained import plain_spec
 
 ENCODERS = ("inception_resnet_v2", "small_cnn")
 PRETRAINED_KINDS = ("hub", "keras_hub")
@@ -168,15 +169,6 @@ def build_image_encoder(encoder, image_size, weights=None, name="image_encoder")
 
 # --------------------------------------------------------------------------
 # Pretrained encoders (TF-Hub, keras-hub)
-
-
-def plain_spec(value):
-    """`value` with mappings and sequences as plain dicts and lists."""
-    if isinstance(value, collections.abc.Mapping):
-        return {str(k): plain_spec(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_spec(v) for v in value]
-    return value
 
 
 def resolve_image_encoder(encoder):
