@@ -22,9 +22,9 @@ import re
 import unicodedata
 
 import keras
-from keras import ops
 
 from mmzoo.errors import ConfigError
+from mmzoo.models.pretrained import TextTokenizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TEXT_ENCODER_TYPES = ("bert", "preset", "features")
@@ -215,7 +215,7 @@ def bert_backbone(spec, vocabulary_size, name="text_backbone"):
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")
-class TranscriptTokenizer(keras.layers.Layer):
+class TranscriptTokenizer(TextTokenizer):
     """Raw strings -> BERT inputs, in the graph (a keras-hub `BertTokenizer`).
 
     Tokenizes with WordPiece, adds `[CLS]` and `[SEP]`, truncates or pads to
@@ -244,58 +244,24 @@ class TranscriptTokenizer(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary, sequence_length, lowercase=True, **kwargs):
-        super().__init__(**kwargs)
-        import keras_hub
-
         missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
         if missing:
             raise ConfigError(
                 f"`vocabulary` must hold the special tokens {list(SPECIAL_TOKENS)}; "
                 f"missing {missing}."
             )
-        self.vocabulary = list(vocabulary)
-        self.sequence_length = int(sequence_length)
+        # `TextTokenizer` with keras-hub's BertTokenizer ([CLS] ... [SEP]).
+        super().__init__(
+            "BertTokenizer",
+            list(vocabulary),
+            sequence_length,
+            {"lowercase": bool(lowercase)},
+            **kwargs,
+        )
         self.lowercase = bool(lowercase)
-        self.supports_jit = False
-        self.tokenizer = keras_hub.tokenizers.BertTokenizer(
-            vocabulary=self.vocabulary, lowercase=self.lowercase, name="wordpiece"
-        )
-        self.packer = keras_hub.layers.StartEndPacker(
-            sequence_length=self.sequence_length,
-            start_value=self.tokenizer.cls_token_id,
-            end_value=self.tokenizer.sep_token_id,
-            pad_value=self.tokenizer.pad_token_id,
-            return_padding_mask=True,
-            name="packer",
-        )
-
-    def build(self, text_shape=None):
-        # No weights: the vocabulary is set in the constructor.
-        self.built = True
-
-    def call(self, text):
-        token_ids, mask = self.packer(self.tokenizer(text))
-        token_ids = ops.cast(token_ids, "int32")
-        return {
-            "token_ids": token_ids,
-            "segment_ids": ops.zeros_like(token_ids),
-            "padding_mask": ops.cast(mask, "int32"),
-        }
-
-    def compute_output_spec(self, text):
-        shape = (text.shape[0], self.sequence_length)
-        return {
-            key: keras.KerasTensor(shape, dtype="int32")
-            for key in ("token_ids", "segment_ids", "padding_mask")
-        }
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "vocabulary": list(self.vocabulary),
-                "sequence_length": self.sequence_length,
-                "lowercase": self.lowercase,
-            }
-        )
+        del config["tokenizer_class"], config["tokenizer_config"]
+        config["lowercase"] = self.lowercase
         return config
