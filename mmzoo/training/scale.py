@@ -118,14 +118,14 @@ def make_strategy(name):
         # The default strategy: TensorFlow places ops on the first GPU, else
         # the CPU, and Keras trains exactly as without a strategy.
         return tf.distribute.get_strategy()
+    from mmzoo.training import upstream_fixes
+
+    upstream_fixes.apply()
     if name == "mirrored":
         _split_cpu(os.environ.get(CPU_REPLICAS_ENV))
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
-    from mmzoo.training import upstream_fixes
-
-    upstream_fixes.apply()
     resolver = None
     if not os.environ.get("TF_CONFIG") and os.environ.get("SLURM_JOB_ID"):
         resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()

@@ -8,7 +8,11 @@ keras-team/keras#20585 (open; Keras 3.15, TensorFlow 2.21): `Model.fit` under
    a batch to trace the model with. Under the collective strategy that raises
    "Attempt to convert a value (PerReplica...) ... to a Tensor". Only the
    shapes and dtypes of that batch are used (it becomes `KerasTensor`s), so
-   the first local replica's values serve as well.
+   the first local replica's values serve as well. The same eager reduce
+   fails under `MirroredStrategy` with two or more replicas when the batch
+   holds strings (the raw transcripts of `gmu_mosi_hub` / `gmu_mosi_bert`,
+   the captions): "AddN ... string" (found by
+   `benchmarks/strategy_matrix.py`).
 2. `reduce_per_replica(..., "mean")` reduces every log across workers with
    `strategy.reduce("MEAN", v, axis=0)`; the logs are scalars, and that raises
    "Invalid reduction dimension 0 for input with 0 dimensions". A scalar is
@@ -16,8 +20,9 @@ keras-team/keras#20585 (open; Keras 3.15, TensorFlow 2.21): `Model.fit` under
    `axis=0`.
 
 `apply()` patches both in place, once; `mmzoo.training.scale.make_strategy`
-calls it for `multi_worker` only. To drop the work-around when upstream is
-fixed: delete this module and its call in `make_strategy`.
+calls it for `mirrored` and `multi_worker` (fix 2 acts only under a
+multi-worker strategy). To drop the work-around when upstream is fixed: delete
+this module and its call in `make_strategy`.
 """
 
 _APPLIED = False

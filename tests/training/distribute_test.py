@@ -19,6 +19,7 @@ import tiny_runs
 from mmzoo.config import load_config
 from mmzoo.errors import ConfigError
 from mmzoo.export.predictor import load_keras_model
+from mmzoo.testing.offline_encoders import offline_overrides
 from mmzoo.testing.processes import free_ports
 from mmzoo.training import scale
 from mmzoo.training.trainer import train_run
@@ -212,3 +213,16 @@ def test_cli_mirrored_two_cpu_replicas_with_the_zoo_config(tmp_path):
         finals[strategy] = load_keras_model(run / "model.keras").get_weights()
     for a, b in zip(finals["mirrored"], finals["one_device"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_cli_mirrored_with_string_inputs(tmp_path, data_dir):
+    # Raw transcripts in the batch: Keras' distributed pre-build reduced the
+    # first batch with a MEAN over replicas, which fails on strings (AddN);
+    # `upstream_fixes` builds from the first replica's share instead.
+    encoders = offline_overrides("gmu_mosi_hub", tmp_path / "encoders")["encoders"]
+    cmd = [sys.executable, "-m", "mmzoo.cli", "train", "gmu_mosi_hub"]
+    cmd += ["--data-dir", str(data_dir), "--out", str(tmp_path / "run")]
+    cmd += ["--strategy", "mirrored", "--epochs", "1"]
+    cmd += ["--set", f"encoders={json.dumps(encoders)}"]
+    out = _run(cmd, env={**ENV, scale.CPU_REPLICAS_ENV: "2"})
+    assert 0.0 <= json.loads(out.splitlines()[-1])["val"]["accuracy"] <= 1.0

@@ -201,16 +201,6 @@ class Captioner(ZooModel):
     def train_step(self, data):
         return training.train_step(self, data)
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras' TensorFlow trainer, under a `tf.distribute` strategy, reduces
-        # the first distributed batch with `strategy.reduce("MEAN")` to get a
-        # batch to build with: with 2+ replicas that fails on the `caption`
-        # strings (AddN of strings). Every layer is built at construction
-        # (see `CaptionTokenizer` and `AttentionGRUDecoder.build`), so the
-        # batch is only a fallback; take the first local replica's shapes
-        # (the same as `mmzoo.training.upstream_fixes` does for multi-worker).
-        return training.symbolic_build(self, iterator, data_batch)
-
     def test_step(self, data):
         return training.test_step(self, data)
 

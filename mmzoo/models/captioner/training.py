@@ -6,9 +6,10 @@ frozen-encoder `fit` still computes each image's features once, before
 decoder. Two things make that work and exact:
 
 - every layer is built at construction (the tokenizer's StringLookup, the
-  decoder's Add), and `symbolic_build` replaces Keras' distributed pre-build,
-  which reduces the first batch with `strategy.reduce("MEAN")` (it fails on
-  the caption strings) and would call the model on `image_features`;
+  decoder's Add), so Keras' distributed pre-build does not call the model on
+  `image_features`; its reduce of the first batch with
+  `strategy.reduce("MEAN")`, which fails on the caption strings, is replaced
+  by `mmzoo.training.upstream_fixes` (applied by `make_strategy`);
 - `global_mean_loss` divides each replica's summed token loss by the real-token
   count of the whole global batch, so N replicas train to the weights of one
   device on the same global batches (1e-5; `tests/training/distribute_test.py`).
@@ -22,7 +23,6 @@ __all__ = [
     "FeatureCache",
     "cached_feature_dataset",
     "global_mean_loss",
-    "symbolic_build",
     "test_step",
     "train_step",
 ]
@@ -71,33 +71,6 @@ def cached_feature_dataset(model, dataset, shuffle=False):
         return {"image_features": tf.gather(table, i), "caption": caption}, caption
 
     return ds.batch(batch_size).map(to_example).prefetch(tf.data.AUTOTUNE)
-
-
-def symbolic_build(model, iterator=None, data_batch=None):
-    """`Trainer._maybe_symbolic_build` without the eager reduce of strings.
-
-    Builds the optimizer (and any layer not yet built) under the model's
-    distribution strategy before `fit` / `evaluate`, from the first local
-    replica's share of the first batch when a batch is needed at all.
-    """
-    import tensorflow as tf
-
-    strategy = getattr(model, "_distribute_strategy", None)
-    if strategy is None:
-        return  # as Keras: built when the train function is traced
-    if data_batch is None and iterator is not None:
-        for _, _, it in iterator:
-            data_batch = tf.nest.map_structure(
-                lambda v: (
-                    strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues)
-                    else v
-                ),
-                next(it),
-            )
-            break
-    with strategy.scope():
-        model._symbolic_build(data_batch=data_batch)
 
 
 def global_mean_loss(total, count):
