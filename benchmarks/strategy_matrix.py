@@ -137,6 +137,8 @@ def main(argv=None):
                 metric = (
                     f"acc {val['accuracy']:.3f}"
                     if "accuracy" in val
+                    else f"BLEU-1 {val['bleu_1']:.3f}"
+                    if "bleu_1" in val
                     else f"loss {val['loss']:.3f}"
                     if "loss" in val
                     else ""
