@@ -360,6 +360,18 @@ def keras_hub_cache_dir():
     )
 
 
+def freeze_preset(spec, backbone):
+    """Record a preset backbone as its architecture, in place: `spec["config"]`
+    from the backbone, `spec["preset"] = None`. The model is then rebuilt from
+    it (weights from the `.keras` file), so reloading needs no download."""
+    if spec.get("preset"):
+        config = backbone.get_config()
+        for key in ("name", "trainable", "dtype"):
+            config.pop(key, None)
+        spec["config"] = config
+        spec["preset"] = None
+
+
 def keras_hub_backbone(spec, name):
     """A keras-hub backbone from a resolved `keras_hub` spec, named `name`."""
     import keras_hub
@@ -801,14 +813,7 @@ def build_encoder(modality, spec, input_dim, dropout=0.0):
         backbone = keras_hub_backbone(spec, name)
         if text:
             _finish_tokenizer_spec(modality, spec, backbone)
-        if spec.get("preset"):
-            # Rebuilt from its architecture (weights from the `.keras` file):
-            # reloading a model needs no download.
-            config = backbone.get_config()
-            for key in ("name", "trainable", "dtype"):
-                config.pop(key, None)
-            spec["config"] = config
-            spec["preset"] = None
+        freeze_preset(spec, backbone)
         if text:
             inputs, encoded = _apply_text_backbone(modality, spec, backbone)
         else:

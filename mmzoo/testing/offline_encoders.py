@@ -57,6 +57,20 @@ def _saved(module_cls, path):
     return str(path)
 
 
+def tiny_resnet_config(size):
+    """Arguments of a tiny keras-hub `ResNetBackbone` for (size, size, 3)."""
+    return {
+        "input_conv_filters": [64],
+        "input_conv_kernel_sizes": [3],
+        "stackwise_num_filters": [64],  # keras-hub ResNet: 64 first
+        "stackwise_num_blocks": [1],
+        "stackwise_num_strides": [1],
+        "block_type": "basic_block",
+        "use_pre_activation": False,
+        "image_shape": [size, size, 3],
+    }
+
+
 def write_vocabulary(path):
     """A WordPiece vocabulary file: special tokens, a few words, letters."""
     letters = list(string.ascii_lowercase)

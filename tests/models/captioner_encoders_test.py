@@ -16,6 +16,7 @@ from mmzoo.export import load_keras_model
 from mmzoo.models.captioner import Captioner
 from mmzoo.models.captioner.feature_cache import FeatureCache
 from mmzoo.testing.offline_encoders import ImageFeatureVector as _ImageModule
+from mmzoo.testing.offline_encoders import tiny_resnet_config
 
 WORDS = ["a", "dog", "cat", "on", "the", "grass", "startseq", "endseq", "red"]
 SIZE = 16
@@ -45,16 +46,7 @@ def hub_modules(tmp_path_factory):
     return str(root / "vector"), str(root / "spatial")
 
 
-TINY_RESNET = {
-    "input_conv_filters": [64],
-    "input_conv_kernel_sizes": [3],
-    "stackwise_num_filters": [64],  # keras-hub ResNet: 64 first
-    "stackwise_num_blocks": [1],
-    "stackwise_num_strides": [1],
-    "block_type": "basic_block",
-    "use_pre_activation": False,
-    "image_shape": [SIZE, SIZE, 3],
-}
+TINY_RESNET = tiny_resnet_config(SIZE)
 
 
 def _captioner(encoder, **kwargs):

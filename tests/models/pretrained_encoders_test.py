@@ -10,7 +10,7 @@ from mmzoo.export import export_saved_model, load_serving_signature
 from mmzoo.models.fusion_classifier import FusionClassifier
 from mmzoo.models.gmu_classifier import GMUClassifier
 from mmzoo.models.pretrained import HubEncoder
-from mmzoo.testing.offline_encoders import ImageFeatureVector
+from mmzoo.testing.offline_encoders import ImageFeatureVector, tiny_resnet_config
 
 _ImageModule = ImageFeatureVector  # (batch, 8, 8, 3) -> (batch, 6)
 
@@ -119,16 +119,7 @@ def test_fusion_classifier_mixes_hub_and_mlp_encoders(hub_modules):
 def test_keras_hub_resnet_backbone_from_config(tmp_path):
     # An image backbone takes one float tensor, as a feature-vector modality's
     # input; BERT would need token ids and a padding mask per modality.
-    config = {
-        "input_conv_filters": [64],
-        "input_conv_kernel_sizes": [3],
-        "stackwise_num_filters": [64],  # keras-hub ResNet: 64 first
-        "stackwise_num_blocks": [1],
-        "stackwise_num_strides": [1],
-        "block_type": "basic_block",
-        "use_pre_activation": False,
-        "image_shape": [16, 16, 3],
-    }
+    config = tiny_resnet_config(16)
     model = GMUClassifier(
         {"image": 1, "audio": 3},
         num_classes=2,

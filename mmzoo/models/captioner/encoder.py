@@ -273,7 +273,11 @@ def build_pretrained_encoder(spec, image_size, trainable, name="image_encoder"):
     A keras-hub spec with a `preset` is updated in place to the preset's
     architecture (`config`, `preset: None`), for the captioner's `get_config`.
     """
-    from mmzoo.models.pretrained import HubEncoder, keras_hub_backbone
+    from mmzoo.models.pretrained import (
+        HubEncoder,
+        freeze_preset,
+        keras_hub_backbone,
+    )
 
     if not isinstance(image_size, int) or image_size < 1:
         raise ConfigError(
@@ -303,12 +307,7 @@ def build_pretrained_encoder(spec, image_size, trainable, name="image_encoder"):
         what = f"TF-Hub {spec['hub']!r}"
     else:
         backbone = keras_hub_backbone({**spec, "trainable": trainable}, "backbone")
-        if spec.get("preset"):
-            config = backbone.get_config()
-            for key in ("name", "trainable", "dtype"):
-                config.pop(key, None)
-            spec["config"] = config
-            spec["preset"] = None
+        freeze_preset(spec, backbone)
         structure = backbone.input
         if isinstance(structure, dict):
             raise ConfigError(
