@@ -18,7 +18,6 @@ under `--tfds-dir` (default: a temporary directory), later runs read them.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from mmzoo.testing.processes import free_ports
+from mmzoo.testing.processes import free_ports, run_workers, worker_tf_config
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
 
@@ -57,44 +56,21 @@ def run_one(name, strategy, args, out_dir, env):
     workers = 2 if strategy == "multi_worker" else 1
     if strategy == "mirrored":
         env["MMZOO_CPU_REPLICAS"] = "2"
-    ports = free_ports(workers)
-    procs = []
+    envs = [env]
+    if strategy == "multi_worker":
+        ports = free_ports(workers)
+        envs = [{**env, "TF_CONFIG": worker_tf_config(ports, i)} for i in range(2)]
     start = time.perf_counter()
-    for index in range(workers):
-        worker_env = dict(env)
-        if strategy == "multi_worker":
-            worker_env["TF_CONFIG"] = json.dumps(
-                {
-                    "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                    "task": {"type": "worker", "index": index},
-                }
-            )
-        procs.append(
-            subprocess.Popen(
-                cmd,
-                env=worker_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    status, metrics = "ok", {}
-    try:
-        outputs = [p.communicate(timeout=args.timeout) for p in procs]
-    except subprocess.TimeoutExpired:
-        status = f"timeout after {args.timeout} s"
-        outputs = []
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    results, timed_out = run_workers([cmd] * workers, envs, timeout=args.timeout)
     seconds = time.perf_counter() - start
-    for p, (out, err) in zip(procs, outputs):
-        if p.returncode != 0 and status == "ok":
-            status = f"exit {p.returncode}: {_last_error(err)}"
+    status, metrics = "ok", {}
+    if timed_out:
+        status = f"timeout after {args.timeout} s"
+    for r in results:
+        if r.returncode != 0 and status == "ok":
+            status = f"exit {r.returncode}: {_last_error(r.stderr)}"
     if status == "ok":
-        lines = outputs[0][0].strip().splitlines()
+        lines = results[0].stdout.strip().splitlines()
         metrics = json.loads(lines[-1])["val"]
     return {
         "status": status,

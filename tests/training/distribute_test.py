@@ -20,7 +20,7 @@ from mmzoo.config import load_config
 from mmzoo.errors import ConfigError
 from mmzoo.export.predictor import load_keras_model
 from mmzoo.testing.offline_encoders import offline_overrides
-from mmzoo.testing.processes import free_ports
+from mmzoo.testing.processes import free_ports, run_workers, worker_tf_config
 from mmzoo.training import scale
 from mmzoo.training.trainer import train_run
 
@@ -95,39 +95,23 @@ def _command(name, run_dir, per_replica):
 def test_multi_worker_trains_like_one_process(name, tmp_path):
     per_replica = tiny_runs.RUNS[name][1]["train.batch_size"] // 2
     ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     run_dir = tmp_path / "run"  # both workers are given the same --out
-    procs = []
-    try:
-        for index in range(2):
-            scratch = tmp_path / f"tmp{index}"
-            scratch.mkdir()
-            env = {
+    envs = []
+    for index in range(2):
+        scratch = tmp_path / f"tmp{index}"
+        scratch.mkdir()
+        envs.append(
+            {
                 **ENV,
-                "TF_CONFIG": json.dumps(
-                    {"cluster": cluster, "task": {"type": "worker", "index": index}}
-                ),
+                "TF_CONFIG": worker_tf_config(ports, index),
                 "TMPDIR": str(scratch),
                 "MMZOO_KEEP_WORKER_DIR": "1",
             }
-            procs.append(
-                subprocess.Popen(
-                    _command(name, run_dir, per_replica),
-                    env=env,
-                    cwd=HERE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        errors = [p.communicate(timeout=300)[1] for p in procs]
-    finally:
-        for p in procs:  # reaped whatever happened
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, err in zip(procs, errors):
-        assert p.returncode == 0, err[-3000:]
+        )
+    command = _command(name, run_dir, per_replica)
+    results, timed_out = run_workers([command] * 2, envs, timeout=300, cwd=HERE)
+    for r in results:
+        assert not timed_out and r.returncode == 0, r.stderr[-3000:]
 
     # Only the chief (worker 0) wrote the run directory; worker 1 wrote only
     # its own scratch directory.
