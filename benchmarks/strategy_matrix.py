@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from mmzoo import envvars
 from mmzoo.testing.processes import free_ports, run_workers, worker_tf_config
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
@@ -55,7 +56,7 @@ def run_one(name, strategy, args, out_dir, env):
     env = {**env, "TF_CPP_MIN_LOG_LEVEL": "3"}
     workers = 2 if strategy == "multi_worker" else 1
     if strategy == "mirrored":
-        env["MMZOO_CPU_REPLICAS"] = "2"
+        env[envvars.CPU_REPLICAS] = "2"
     envs = [env]
     if strategy == "multi_worker":
         ports = free_ports(workers)
@@ -85,7 +86,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated zoo configs (default: all)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
-    parser.add_argument("--data-dir", default=os.environ.get("MMZOO_DATA_DIR"))
+    parser.add_argument("--data-dir", default=os.environ.get(envvars.DATA_DIR))
     parser.add_argument("--tfds-dir", help="records directory (default: a temp dir)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=900)
@@ -101,7 +102,7 @@ def main(argv=None):
     strategies = args.strategies.split(",")
     out_dir = Path(tempfile.mkdtemp(prefix="mmzoo-strategies-"))
     env = dict(os.environ)
-    env["MMZOO_TFDS_DIR"] = args.tfds_dir or str(out_dir / "records")
+    env[envvars.TFDS_DIR] = args.tfds_dir or str(out_dir / "records")
     results = {}
     for name in names:
         yaml.safe_load((root / "zoo_configs" / f"{name}.yaml").read_text())  # exists

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from mmzoo import envvars
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -123,9 +125,7 @@ def _import_tensorflow_quietly():
     try:
         import tensorflow as tf
 
-        if not os.environ.get("TF_CONFIG") and not os.environ.get(
-            "MMZOO_CPU_REPLICAS"
-        ):
+        if not os.environ.get("TF_CONFIG") and not os.environ.get(envvars.CPU_REPLICAS):
             # Device start-up prints too; but a multi-worker strategy, and a
             # split of the CPU into replicas, must configure the runtime
             # before the first op runs.
@@ -139,8 +139,8 @@ def _import_tensorflow_quietly():
 def main(argv=None):
     args = _parser().parse_args(argv)
     if getattr(args, "tfds_dir", None):
-        os.environ["MMZOO_TFDS_DIR"] = args.tfds_dir
-    if os.environ.get("MMZOO_VERBOSE_TF") != "1":
+        os.environ[envvars.TFDS_DIR] = args.tfds_dir
+    if os.environ.get(envvars.VERBOSE_TF) != "1":
         _import_tensorflow_quietly()
     from mmzoo.errors import MmzooError
 

@@ -20,6 +20,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from mmzoo import envvars
+
 MOSI = "cmu_mosi_bclstm"
 
 _DRIVER = r"""
@@ -452,8 +454,8 @@ def readme_table(results, cases):
     rows = ["| case | command | message the user sees |", "|---|---|---|"]
     for case, argv in argvs.items():
         command = " ".join(["mmzoo", *argv]).replace(root + "/", "")
-        if os.environ.get("MMZOO_DATA_DIR"):
-            command = command.replace(os.environ["MMZOO_DATA_DIR"], "$MMZOO_DATA_DIR")
+        if os.environ.get(envvars.DATA_DIR):
+            command = command.replace(os.environ[envvars.DATA_DIR], "$MMZOO_DATA_DIR")
         lines = results[case]["stderr"].strip().replace(root + "/", "").splitlines()
         message = " ".join(_code(_short(line)) for line in lines)
         if case in KNOWN_GAPS:

@@ -4,13 +4,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from mmzoo import envvars  # imports nothing: TensorFlow starts later
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # The data's tfds records (mmzoo.data.tfds_builders): prepared once per test
 # session in a directory of its own (subprocesses inherit it), never the
 # user's ~/tensorflow_datasets.
 _TFDS_DIR = tempfile.mkdtemp(prefix="mmzoo-test-tfds-")
-os.environ["MMZOO_TFDS_DIR"] = _TFDS_DIR
+os.environ[envvars.TFDS_DIR] = _TFDS_DIR
 atexit.register(shutil.rmtree, _TFDS_DIR, ignore_errors=True)
 
 import pytest  # noqa: E402
@@ -19,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _data_dir():
-    return Path(os.environ.get("MMZOO_DATA_DIR", "data")).expanduser()
+    return Path(os.environ.get(envvars.DATA_DIR, "data")).expanduser()
 
 
 @pytest.fixture(scope="session")

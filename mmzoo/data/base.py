@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmzoo import envvars
 from mmzoo.errors import DataError
 
 SPLITS = ("train", "val", "test", "all")
@@ -92,7 +93,7 @@ def resolve_data_dir(data_dir=None):
     """`data_dir`, else `$MMZOO_DATA_DIR`, else `./data`."""
     if data_dir:
         return Path(data_dir).expanduser()
-    return Path(os.environ.get("MMZOO_DATA_DIR") or "data").expanduser()
+    return Path(os.environ.get(envvars.DATA_DIR) or "data").expanduser()
 
 
 def register_records(name, reader):

@@ -82,6 +82,7 @@ from etils import epath
 from tensorflow_datasets.core import registered as _registered
 from tensorflow_datasets.core.utils import tqdm_utils as _tqdm_utils
 
+from mmzoo import envvars
 from mmzoo.data import audio, coco, digits3, mosi
 from mmzoo.data.base import (
     MultimodalData,
@@ -104,7 +105,7 @@ SPLITS = {"train": "train", "validation": "val", "test": "test"}
 SEED = 0  # the zoo configs' `seed` (pairing and sampling seed of the readers)
 HOMEPAGE = "https://github.com/mmzoo/mmzoo"
 FINGERPRINT_FILE = "mmzoo_source.json"
-TFDS_DIR_ENV = "MMZOO_TFDS_DIR"
+TFDS_DIR_ENV = envvars.TFDS_DIR
 _CITATION_GMU = r"""@inproceedings{arevalo2017gated,
   title={Gated Multimodal Units for Information Fusion},
   author={Arevalo, John and Solorio, Thamar and Montes-y-G{\'o}mez, Manuel and

@@ -35,12 +35,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from mmzoo import envvars
 from mmzoo.errors import ConfigError
 
 BACKUP = "backup"
 PREVIOUS = "backup.prev"
 TMP_PREFIX = "backup.tmp-"
-KILL_ENV = "MMZOO_TEST_KILL_AT"
+KILL_ENV = envvars.TEST_KILL_AT
 _GROUPS = ("model", "optimizer", "metrics")
 
 

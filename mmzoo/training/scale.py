@@ -43,11 +43,12 @@ import contextlib
 import json
 import os
 
+from mmzoo import envvars
 from mmzoo.errors import ConfigError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
-CPU_REPLICAS_ENV = "MMZOO_CPU_REPLICAS"
+CPU_REPLICAS_ENV = envvars.CPU_REPLICAS
 LR_SCALINGS = ("linear", "none")
 
 

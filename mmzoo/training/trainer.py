@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import yaml
 
+from mmzoo import envvars
 from mmzoo.builder import build_from_config
 from mmzoo.data import load_data, to_dataset
 from mmzoo.errors import ConfigError, DataError, MmzooError
@@ -28,7 +29,7 @@ from mmzoo.training import backup, scale
 from mmzoo.training.callbacks import KLAnnealing, StopOnNonFinite
 from mmzoo.training.metrics import classification_metrics
 
-KEEP_WORKER_DIR = "MMZOO_KEEP_WORKER_DIR"
+KEEP_WORKER_DIR = envvars.KEEP_WORKER_DIR
 RUN_FILES = ("model.keras", "history.csv", "metrics.json", "config.yaml", "logs")
 
 

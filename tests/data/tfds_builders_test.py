@@ -10,6 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import mmzoo.data  # noqa: F401  (registers the builders)
+from mmzoo import envvars
 from mmzoo.data import coco, load_data, read_source, synthetic, tfds_builders
 from mmzoo.errors import DataError
 
@@ -309,7 +310,7 @@ def _no_generation(monkeypatch, name):
 
 
 def test_load_data_prepares_once_then_reads(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("MMZOO_TFDS_DIR", str(tmp_path))
+    monkeypatch.setenv(envvars.TFDS_DIR, str(tmp_path))
     first = load_data("mosi", "train", data_dir, with_transcripts=True)
     assert first.origin.startswith(f"prepared {tmp_path}/mmzoo_mosi/default/1.0.0")
     _assert_data_equal(
@@ -328,7 +329,7 @@ def test_load_data_prepares_once_then_reads(data_dir, tmp_path, monkeypatch):
 
 
 def test_changed_source_files_are_prepared_again(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("MMZOO_TFDS_DIR", str(tmp_path / "records"))
+    monkeypatch.setenv(envvars.TFDS_DIR, str(tmp_path / "records"))
     manual = tmp_path / "manual"
     shutil.copytree(data_dir / "cmu_mosi_bclstm", manual / "cmu_mosi_bclstm")
     before = load_data("mosi", "train", manual)

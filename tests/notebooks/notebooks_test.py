@@ -7,6 +7,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from mmzoo import envvars
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
@@ -15,13 +17,13 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 def test_notebook_runs(path, monkeypatch):
     if any(k in path.stem for k in ("digits", "mosi", "caption", "fusion")):
         # Notebooks on real data need the data directory.
-        data = Path(os.environ.get("MMZOO_DATA_DIR", "data"))
+        data = Path(os.environ.get(envvars.DATA_DIR, "data"))
         if not data.is_dir():
             if os.environ.get("CI") == "true":
                 pytest.fail(f"data directory {data} not found")
             pytest.skip(f"data directory {data} not found")
-        monkeypatch.setenv("MMZOO_DATA_DIR", str(data.resolve()))
-    monkeypatch.setenv("MMZOO_QUICK", "1")
+        monkeypatch.setenv(envvars.DATA_DIR, str(data.resolve()))
+    monkeypatch.setenv(envvars.QUICK, "1")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     nb = nbformat.read(path, as_version=4)
     NotebookClient(

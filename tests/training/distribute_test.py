@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tiny_runs
 
+from mmzoo import envvars
 from mmzoo.config import load_config
 from mmzoo.errors import ConfigError
 from mmzoo.export.predictor import load_keras_model
@@ -105,7 +106,7 @@ def test_multi_worker_trains_like_one_process(name, tmp_path):
                 **ENV,
                 "TF_CONFIG": worker_tf_config(ports, index),
                 "TMPDIR": str(scratch),
-                "MMZOO_KEEP_WORKER_DIR": "1",
+                envvars.KEEP_WORKER_DIR: "1",
             }
         )
     command = _command(name, run_dir, per_replica)
