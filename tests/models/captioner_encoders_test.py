@@ -17,6 +17,7 @@ from mmzoo.models.captioner import Captioner
 from mmzoo.models.captioner.feature_cache import FeatureCache
 from mmzoo.testing.offline_encoders import ImageFeatureVector as _ImageModule
 from mmzoo.testing.offline_encoders import tiny_resnet_config
+from mmzoo.testing.serving import assert_captioner_serves
 
 WORDS = ["a", "dog", "cat", "on", "the", "grass", "startseq", "endseq", "red"]
 SIZE = 16
@@ -96,15 +97,9 @@ def _check_round_trip_and_export(model, tmp_path, export=True):
 
     version = model.export_for_serving(tmp_path / "export")
     loaded = tf.saved_model.load(str(version))
-    encoded = [tf.io.encode_png(im).numpy() for im in images]
-    served = loaded.signatures["serving_default"](image_bytes=tf.constant(encoded))
-    decoded = np.stack([decode_image(b, SIZE).numpy() for b in encoded])
-    assert [c.decode() for c in served["captions"].numpy()] == model.caption(decoded)
-    features = np.asarray(model.encode(decoded))
-    from_features = loaded.signatures["caption_from_features"](
-        image_features=tf.constant(features)
+    assert_captioner_serves(
+        model, loaded, [tf.io.encode_png(im).numpy() for im in images]
     )
-    np.testing.assert_array_equal(from_features["captions"], served["captions"])
     return again
 
 

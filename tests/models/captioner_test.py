@@ -7,12 +7,12 @@ import pytest
 import tensorflow as tf
 
 from mmzoo.data.base import MultimodalData
-from mmzoo.data.coco import decode_image
 from mmzoo.errors import ConfigError
 from mmzoo.export import load_keras_model
 from mmzoo.models.captioner import Captioner, CaptionTokenizer, masked_caption_loss
 from mmzoo.models.captioner.encoder import resolve_weights
 from mmzoo.models.captioner.training import cached_feature_dataset
+from mmzoo.testing.serving import assert_captioner_serves
 
 WORDS = ["a", "dog", "cat", "on", "the", "grass", "startseq", "endseq", "red"]
 SIZE = 16  # small_cnn: a 2x2 grid of positions
@@ -188,14 +188,8 @@ def test_serving_rest_payload_equals_caption(tmp_path):
     loaded = tf.saved_model.load(str(path))
     # What TF Serving's REST front end does with {"b64": ...}: base64 -> bytes.
     instances = [base64.b64decode(i["b64"]) for i in json.loads(payload)["instances"]]
-    served = loaded.signatures["serving_default"](image_bytes=tf.constant(instances))
-    images = np.stack([decode_image(b, SIZE).numpy() for b in encoded])
-    assert [c.decode() for c in served["captions"].numpy()] == model.caption(images)
-    feats = np.asarray(model.encode(images))
-    from_features = loaded.signatures["caption_from_features"](
-        image_features=tf.constant(feats)
-    )
-    np.testing.assert_array_equal(from_features["captions"], served["captions"])
+    assert instances == encoded
+    assert_captioner_serves(model, loaded, instances)
 
 
 def test_bad_arguments_raise_clear_errors(tmp_path, monkeypatch):
