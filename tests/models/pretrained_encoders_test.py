@@ -10,33 +10,20 @@ from mmzoo.export import export_saved_model, load_serving_signature
 from mmzoo.models.fusion_classifier import FusionClassifier
 from mmzoo.models.gmu_classifier import GMUClassifier
 from mmzoo.models.pretrained import HubEncoder
-from mmzoo.testing.offline_encoders import ImageFeatureVector, tiny_resnet_config
+from mmzoo.testing.offline_encoders import (
+    ImageFeatureVector,
+    TextEmbedding,
+    tiny_resnet_config,
+)
 
 _ImageModule = ImageFeatureVector  # (batch, 8, 8, 3) -> (batch, 6)
-
-
-class _TextModule(tf.Module):
-    """A tiny text embedding: split, hash to 32 buckets, mean -> (batch, 5)."""
-
-    def __init__(self):
-        super().__init__()
-        self.embedding = tf.Variable(
-            tf.random.stateless_normal([32, 5], seed=[3, 4]), name="embedding"
-        )
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def __call__(self, text):
-        tokens = tf.strings.split(text)
-        vectors = tf.gather(self.embedding, tf.strings.to_hash_bucket_fast(tokens, 32))
-        counts = tf.cast(tokens.row_lengths(), tf.float32)[:, None]
-        return tf.math.divide_no_nan(tf.reduce_sum(vectors, axis=1), counts)
 
 
 @pytest.fixture(scope="module")
 def hub_modules(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     tf.saved_model.save(_ImageModule(), str(root / "image"))
-    tf.saved_model.save(_TextModule(), str(root / "text"))
+    tf.saved_model.save(TextEmbedding(), str(root / "text"))
     return str(root / "image"), str(root / "text")
 
 
