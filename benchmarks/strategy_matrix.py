@@ -60,7 +60,9 @@ def run_one(name, strategy, args, out_dir, env):
     envs = [env]
     if strategy == "multi_worker":
         ports = free_ports(workers)
-        envs = [{**env, "TF_CONFIG": worker_tf_config(ports, i)} for i in range(2)]
+        envs = [
+            {**env, "TF_CONFIG": worker_tf_config(ports, i)} for i in range(workers)
+        ]
     start = time.perf_counter()
     results, timed_out = run_workers([cmd] * workers, envs, timeout=args.timeout)
     seconds = time.perf_counter() - start

@@ -105,7 +105,6 @@ SPLITS = {"train": "train", "validation": "val", "test": "test"}
 SEED = 0  # the zoo configs' `seed` (pairing and sampling seed of the readers)
 HOMEPAGE = "https://github.com/mmzoo/mmzoo"
 FINGERPRINT_FILE = "mmzoo_source.json"
-TFDS_DIR_ENV = envvars.TFDS_DIR
 _CITATION_GMU = r"""@inproceedings{arevalo2017gated,
   title={Gated Multimodal Units for Information Fusion},
   author={Arevalo, John and Solorio, Thamar and Montes-y-G{\'o}mez, Manuel and
@@ -717,7 +716,7 @@ def resolve_tfds_dir(tfds_dir=None):
     `$TFDS_DATA_DIR`, else `~/tensorflow_datasets` (TFDS's default)."""
     chosen = (
         tfds_dir
-        or os.environ.get(TFDS_DIR_ENV)
+        or os.environ.get(envvars.TFDS_DIR)
         or os.environ.get("TFDS_DATA_DIR")
         or "~/tensorflow_datasets"
     )

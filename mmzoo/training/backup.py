@@ -42,7 +42,6 @@ from mmzoo.errors import ConfigError
 BACKUP = "backup"
 PREVIOUS = "backup.prev"
 TMP_PREFIX = "backup.tmp-"
-KILL_ENV = envvars.TEST_KILL_AT
 _GROUPS = ("model", "optimizer", "metrics")
 
 
@@ -166,7 +165,7 @@ def _count(what):
 
 def _maybe_kill(what, value):
     """Test hook: SIGKILL this process at `MMZOO_TEST_KILL_AT=what:value`."""
-    if os.environ.get(KILL_ENV) == f"{what}:{value}":
+    if os.environ.get(envvars.TEST_KILL_AT) == f"{what}:{value}":
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -48,7 +48,6 @@ from mmzoo.errors import ConfigError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
-CPU_REPLICAS_ENV = envvars.CPU_REPLICAS
 LR_SCALINGS = ("linear", "none")
 
 
@@ -123,7 +122,7 @@ def make_strategy(name):
 
     upstream_fixes.apply()
     if name == "mirrored":
-        _split_cpu(os.environ.get(CPU_REPLICAS_ENV))
+        _split_cpu(os.environ.get(envvars.CPU_REPLICAS))
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
@@ -146,7 +145,7 @@ def _split_cpu(replicas):
         n = 0
     if n < 1:
         raise ConfigError(
-            f"{CPU_REPLICAS_ENV} must be an integer >= 1. Received {replicas!r}"
+            f"{envvars.CPU_REPLICAS} must be an integer >= 1. Received {replicas!r}"
         )
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
@@ -157,7 +156,7 @@ def _split_cpu(replicas):
         current = len(tf.config.list_logical_devices("CPU"))
         if current != n:
             raise ConfigError(
-                f"{CPU_REPLICAS_ENV}={n}: TensorFlow has already started with "
+                f"{envvars.CPU_REPLICAS}={n}: TensorFlow has already started with "
                 f"{current} CPU device(s); set it before the first TensorFlow op"
             ) from e
 

@@ -29,7 +29,6 @@ from mmzoo.training import backup, scale
 from mmzoo.training.callbacks import KLAnnealing, StopOnNonFinite
 from mmzoo.training.metrics import classification_metrics
 
-KEEP_WORKER_DIR = envvars.KEEP_WORKER_DIR
 RUN_FILES = ("model.keras", "history.csv", "metrics.json", "config.yaml", "logs")
 
 
@@ -272,7 +271,7 @@ def train_run(
     write_json_atomic(run_dir / "metrics.json", {"split": "val", **metrics})
     save_model(model, run_dir / "model.keras")
     backup.remove_backups(run_dir)
-    if not scale.is_chief(strategy) and os.environ.get(KEEP_WORKER_DIR) != "1":
+    if not scale.is_chief(strategy) and os.environ.get(envvars.KEEP_WORKER_DIR) != "1":
         shutil.rmtree(run_dir, ignore_errors=True)
     return TrainResult(model, history, metrics, run_dir)
 

@@ -194,7 +194,7 @@ def test_cli_mirrored_two_cpu_replicas_with_the_zoo_config(tmp_path):
         # Per-replica batch 32 on two replicas = one device's 64; no scaling.
         batch = "32" if replicas else "64"
         cmd += ["--set", f"train.batch_size={batch}", "--set", "train.lr_scaling=none"]
-        _run(cmd, env={**ENV, scale.CPU_REPLICAS_ENV: replicas})
+        _run(cmd, env={**ENV, envvars.CPU_REPLICAS: replicas})
         finals[strategy] = load_keras_model(run / "model.keras").get_weights()
     for a, b in zip(finals["mirrored"], finals["one_device"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -209,5 +209,5 @@ def test_cli_mirrored_with_string_inputs(tmp_path, data_dir):
     cmd += ["--data-dir", str(data_dir), "--out", str(tmp_path / "run")]
     cmd += ["--strategy", "mirrored", "--epochs", "1"]
     cmd += ["--set", f"encoders={json.dumps(encoders)}"]
-    out = _run(cmd, env={**ENV, scale.CPU_REPLICAS_ENV: "2"})
+    out = _run(cmd, env={**ENV, envvars.CPU_REPLICAS: "2"})
     assert 0.0 <= json.loads(out.splitlines()[-1])["val"]["accuracy"] <= 1.0

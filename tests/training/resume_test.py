@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tiny_runs
 
+from mmzoo import envvars
 from mmzoo.errors import ConfigError
 from mmzoo.training import backup
 
@@ -53,7 +54,7 @@ KILLS = {
 
 
 def _killed_run(name, run_dir, kill_at):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", backup.KILL_ENV: kill_at}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", envvars.TEST_KILL_AT: kill_at}
     result = subprocess.run(
         [sys.executable, str(HERE / "tiny_runs.py"), name, str(run_dir)],
         capture_output=True,
