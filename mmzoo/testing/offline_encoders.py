@@ -10,6 +10,7 @@ encoder is the config's.
 """
 
 import string
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -50,7 +51,10 @@ class ImageFeatureVector(tf.Module):
         return tf.reduce_mean(x, axis=[1, 2])
 
 
-def _saved(module_cls, path):
+def saved_module(module_cls, path):
+    """`module_cls()` saved as a TF-Hub-format SavedModel at `path` (kept if
+    already there); returns the path as a string, a `hub:` handle."""
+    path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tf.saved_model.save(module_cls(), str(path))
@@ -82,14 +86,12 @@ def write_vocabulary(path):
 def offline_overrides(name, directory):
     """Config overrides that build zoo config `name` without a network ({} for
     configs whose encoders are all built in). `encoders` is replaced whole."""
-    from pathlib import Path
-
     directory = Path(directory)
     if name == "gmu_mosi_hub":
-        module = _saved(TextEmbedding, directory / "text_embedding")
+        module = saved_module(TextEmbedding, directory / "text_embedding")
         return {"encoders": {"transcript": {"hub": module, "units": [4]}}}
     if name == "captioner_hub":  # 16 px images, resized to the module's 8
-        module = _saved(ImageFeatureVector, directory / "image_feature_vector")
+        module = saved_module(ImageFeatureVector, directory / "image_feature_vector")
         encoder = {"hub": module, "trainable": False, "pixel_scale": 1 / 255}
         return {"encoder": encoder, "image_size": 16, "data.image_size": 16}
     if name == "gmu_mosi_bert":

@@ -16,7 +16,7 @@ from mmzoo.export import load_keras_model
 from mmzoo.models.captioner import Captioner
 from mmzoo.models.captioner.feature_cache import FeatureCache
 from mmzoo.testing.offline_encoders import ImageFeatureVector as _ImageModule
-from mmzoo.testing.offline_encoders import tiny_resnet_config
+from mmzoo.testing.offline_encoders import saved_module, tiny_resnet_config
 from mmzoo.testing.serving import assert_captioner_serves
 
 WORDS = ["a", "dog", "cat", "on", "the", "grass", "startseq", "endseq", "red"]
@@ -42,9 +42,10 @@ class _SpatialModule(tf.Module):
 @pytest.fixture(scope="module")
 def hub_modules(tmp_path_factory):
     root = tmp_path_factory.mktemp("captioner_hub")
-    tf.saved_model.save(_ImageModule(), str(root / "vector"))
-    tf.saved_model.save(_SpatialModule(), str(root / "spatial"))
-    return str(root / "vector"), str(root / "spatial")
+    return (
+        saved_module(_ImageModule, root / "vector"),
+        saved_module(_SpatialModule, root / "spatial"),
+    )
 
 
 TINY_RESNET = tiny_resnet_config(SIZE)

@@ -13,6 +13,7 @@ from mmzoo.models.pretrained import HubEncoder
 from mmzoo.testing.offline_encoders import (
     ImageFeatureVector,
     TextEmbedding,
+    saved_module,
     tiny_resnet_config,
 )
 
@@ -22,9 +23,10 @@ _ImageModule = ImageFeatureVector  # (batch, 8, 8, 3) -> (batch, 6)
 @pytest.fixture(scope="module")
 def hub_modules(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
-    tf.saved_model.save(_ImageModule(), str(root / "image"))
-    tf.saved_model.save(TextEmbedding(), str(root / "text"))
-    return str(root / "image"), str(root / "text")
+    return (
+        saved_module(_ImageModule, root / "image"),
+        saved_module(TextEmbedding, root / "text"),
+    )
 
 
 def _data(n=8, seed=0):
