@@ -1,6 +1,7 @@
 """`mmzoo.testing.processes.run_workers`: workers that wait for each other
 while writing much output finish; a hung worker is killed at the timeout."""
 
+import json
 import os
 import sys
 
@@ -48,8 +49,6 @@ def test_a_hung_worker_is_killed_at_the_timeout():
 
 
 def test_worker_tf_config_names_the_whole_cluster_and_the_task():
-    import json
-
     config = json.loads(worker_tf_config([1234, 5678], 1))
     assert config == {
         "cluster": {"worker": ["127.0.0.1:1234", "127.0.0.1:5678"]},
